@@ -69,13 +69,13 @@ void StackAllocator::new_chunk() {
   sys_bytes_ += kStackChunkSize;
 }
 
-void StackAllocator::guard(uintptr_t guard_lo) {
+bool StackAllocator::guard(uintptr_t guard_lo) {
   void* p = reinterpret_cast<void*>(guard_lo);
   if (guard_mode_ == GuardMode::kGuardInstall) {
     long r = sys::madvise(p, kPageSize, kMadvGuardInstall);
     if (!sys::is_error(r)) {
       guards_++;
-      return;
+      return true;
     }
     // EINVAL: a kernel before 6.13. Fall back for this and later stacks.
     guard_mode_ = GuardMode::kMprotect;
@@ -84,10 +84,11 @@ void StackAllocator::guard(uintptr_t guard_lo) {
     if (guards_ < kMprotectGuardBudget &&
         !sys::is_error(sys::mprotect(p, kPageSize, PROT_NONE))) {
       guards_++;
-      return;
+      return true;
     }
     guard_mode_ = GuardMode::kCanaryOnly;
   }
+  return false;
 }
 
 Stack* StackAllocator::allocate() {
@@ -111,7 +112,7 @@ Stack* StackAllocator::allocate() {
       }
       s = records_++;
       records_left_--;
-      guard(chunk_cur_);
+      s->has_canary = !guard(chunk_cur_);
       s->lo = chunk_cur_ + kPageSize;
       s->hi = chunk_cur_ + slot_size_;
       chunk_cur_ += slot_size_;
@@ -119,7 +120,7 @@ Stack* StackAllocator::allocate() {
     s->next = nullptr;
     live_++;
   }
-  *reinterpret_cast<uint64_t*>(s->lo) = kStackCanary;
+  if (s->has_canary) *reinterpret_cast<uint64_t*>(s->lo) = kStackCanary;
   return s;
 }
 

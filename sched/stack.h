@@ -48,6 +48,10 @@ struct Stack {
   uintptr_t lo = 0;  // lowest usable byte; the guard page is [lo - page, lo)
   uintptr_t hi = 0;  // one past the highest usable byte
   Stack* next = nullptr;  // free-list link (stored in the Stack record only)
+  // No guard page below this stack (kCanaryOnly): the canary at lo stands
+  // in for it. Guarded stacks carry no canary, so that a new goroutine
+  // touches only the top page of its stack.
+  bool has_canary = false;
 
   size_t size() const { return hi - lo; }
   bool contains(uintptr_t addr) const { return addr >= lo && addr < hi; }
@@ -56,7 +60,7 @@ struct Stack {
     return addr < lo && addr >= lo - kPageSize;
   }
   bool canary_intact() const {
-    return *reinterpret_cast<const uint64_t*>(lo) == kStackCanary;
+    return !has_canary || *reinterpret_cast<const uint64_t*>(lo) == kStackCanary;
   }
 };
 
@@ -83,8 +87,8 @@ class StackAllocator {
   StackAllocator(const StackAllocator&) = delete;
   StackAllocator& operator=(const StackAllocator&) = delete;
 
-  // A stack from the cache, or a new one carved from a chunk. Its canary is
-  // written. Never fails: running out of address space is fatal
+  // A stack from the cache, or a new one carved from a chunk. If it has no
+  // guard page, its canary is written. Never fails: running out of address space is fatal
   // (`fatal error: runtime: cannot allocate goroutine stack`).
   Stack* allocate();
 
@@ -103,7 +107,8 @@ class StackAllocator {
 
  private:
   void new_chunk() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void guard(uintptr_t guard_lo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Guards the page at guard_lo; false if it could not (kCanaryOnly).
+  bool guard(uintptr_t guard_lo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t stack_size_;  // usable bytes per stack
   const size_t slot_size_;   // stack_size_ + guard page

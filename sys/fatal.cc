@@ -57,19 +57,18 @@ void write_all(const char* p, size_t n) {
   for (;;) raw_syscall6(SYS_exit_group, kExitStatus);
 }
 
-void print_message(const char* msg) {
-  static constexpr char kPrefix[] = "fatal error: ";
+void print_message(const char* prefix, const char* msg) {
   char buf[1024];
   size_t msg_len = strlen(msg);
-  size_t prefix_len = sizeof(kPrefix) - 1;
+  size_t prefix_len = strlen(prefix);
   if (prefix_len + msg_len + 1 <= sizeof(buf)) {
     // One write, so that the line stays whole next to other threads' output.
-    memcpy(buf, kPrefix, prefix_len);
+    memcpy(buf, prefix, prefix_len);
     memcpy(buf + prefix_len, msg, msg_len);
     buf[prefix_len + msg_len] = '\n';
     write_all(buf, prefix_len + msg_len + 1);
   } else {
-    write_all(kPrefix, prefix_len);
+    write_all(prefix, prefix_len);
     write_all(msg, msg_len);
     write_all("\n", 1);
   }
@@ -89,9 +88,11 @@ bool add_fatal_hook(void (*hook)()) {
   return true;
 }
 
-void fatal(const char* msg) {
+void fatal(const char* msg) { die("fatal error: ", msg); }
+
+void die(const char* prefix, const char* msg) {
   long tid = raw_syscall6(SYS_gettid);
-  print_message(msg != nullptr ? msg : "(null)");
+  print_message(prefix, msg != nullptr ? msg : "(null)");
 
   long expected = 0;
   if (!g_fatal_tid.compare_exchange_strong(expected, tid,

@@ -2,6 +2,7 @@
 //
 //   fatal            prints `fatal error: MSG`, runs the fatal hooks, exits 2
 //   fatalf           the same with a printf-style message (no allocation)
+//   die              the same with another prefix (`panic: ` for panics)
 //   add_fatal_hook   registers a function run by fatal (the goroutine dump)
 //   GORT_CHECK       always on: `fatal error: check failed: COND at FILE:LINE`
 //   GORT_CHECK_EQ..  the same, printing both operands when they are integers
@@ -32,6 +33,11 @@ namespace gort::sys {
 // they were added, and exits the process with status 2. Never returns,
 // never allocates.
 [[noreturn]] void fatal(const char* msg);
+
+// What fatal does, with another prefix: prints `<prefix><msg>\n`, runs the
+// fatal hooks, exits 2. The scheduler uses it for uncaught panics
+// (`panic: ` and the exception's what()), which Go ends the same way.
+[[noreturn]] void die(const char* prefix, const char* msg);
 
 // fatal with a message formatted into a fixed stack buffer (vsnprintf of
 // plain integer and string conversions does not allocate). Messages longer

@@ -1,0 +1,219 @@
+// Runs the built `gort` as a child and checks what a user sees: output,
+// messages and exit status of every command, for good input and bad.
+// //cli:gort is data of this test; Bazel runs tests with the working
+// directory at the runfiles root, where the binary is cli/gort.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "cli/strace_table.h"
+#include "cli/subprocess.h"
+#include "gtest/gtest.h"
+
+namespace gort::cli {
+namespace {
+
+constexpr char kGort[] = "cli/gort";
+
+ProcessResult gort(std::vector<std::string> args) {
+  struct stat st;
+  if (stat(kGort, &st) != 0) {
+    ADD_FAILURE() << kGort << " is not in the runfiles";
+    return {};
+  }
+  args.insert(args.begin(), kGort);
+  absl::StatusOr<ProcessResult> r = run_process(args);
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status();
+    return {};
+  }
+  return *r;
+}
+
+// Bad input: exit status 2 and exactly one line on stderr, nothing on
+// stdout.
+void expect_rejected(const std::vector<std::string>& args,
+                     const std::string& want_stderr) {
+  ProcessResult r = gort(args);
+  std::string cmd;
+  for (const std::string& a : args) cmd += " " + a;
+  EXPECT_EQ(r.exit_code, 2) << "gort" << cmd << "\n" << r.err;
+  EXPECT_EQ(r.err, want_stderr) << "gort" << cmd;
+  EXPECT_EQ(r.out, "") << "gort" << cmd;
+}
+
+TEST(Cli, UnknownWorkloadIsExactlyOneLineAndExit2) {
+  expect_rejected({"run", "x"},
+                  "gort: unknown workload \"x\" (see gort list)\n");
+  expect_rejected({"run", "x", "--strace"},
+                  "gort: unknown workload \"x\" (see gort list)\n");
+}
+
+TEST(Cli, BadFlagsNameTheFlagAndExit2) {
+  expect_rejected({"run", "syscalls", "--bogus"},
+                  "gort: workload syscalls: The following argument was not "
+                  "expected: --bogus\n");
+  expect_rejected({"--bogus"},
+                  "gort: The following argument was not expected: --bogus\n");
+  expect_rejected({"bench", "--bogus"},
+                  "gort: The following argument was not expected: --bogus\n");
+  expect_rejected({"run"}, "gort: run needs a workload (see gort list)\n");
+}
+
+TEST(Cli, OutOfRangeValuesAreOneLineNamingTheFlag) {
+  expect_rejected({"run", "--procs", "0", "syscalls"},
+                  "gort: --procs must be an integer from 1 to 1024, got "
+                  "\"0\"\n");
+  expect_rejected({"run", "syscalls", "--schedtrace", "-5"},
+                  "gort: --schedtrace must be a positive number of "
+                  "milliseconds, got \"-5\"\n");
+  expect_rejected({"run", "syscalls", "--gogc", "-1"},
+                  "gort: --gogc must be a non-negative integer or off, got "
+                  "\"-1\"\n");
+  expect_rejected({"run", "syscalls", "--getpids", "-1"},
+                  "gort: --getpids must be an integer >= 0, got \"-1\"\n");
+  expect_rejected({"run", "syscalls", "--strace=loud"},
+                  "gort: --strace must be --strace, --strace=summary, "
+                  "--strace=full or --strace=ptrace, got \"--strace=loud\"\n");
+  expect_rejected({"bench", "--runs", "0"},
+                  "gort: --runs must be an integer from 1 to 1000, got "
+                  "\"0\"\n");
+}
+
+TEST(Cli, FlagsOfUnlandedComponentsSaySoAndExit2) {
+  expect_rejected(
+      {"run", "syscalls", "--gctrace"},
+      "gort: --gctrace needs the gc component, which has not landed yet\n");
+  expect_rejected(
+      {"run", "syscalls", "--procs", "2"},
+      "gort: --procs needs the sched component, which has not landed yet\n");
+  expect_rejected({"run", "syscalls", "--schedtrace", "1000", "--scheddetail"},
+                  "gort: --schedtrace needs the sched component, which has "
+                  "not landed yet\n");
+  expect_rejected(
+      {"run", "syscalls", "--memstats"},
+      "gort: --memstats needs the mem component, which has not landed yet\n");
+  expect_rejected(
+      {"run", "syscalls", "--escape"},
+      "gort: --escape needs the gc component, which has not landed yet\n");
+  expect_rejected({"run", "syscalls", "--trace-out", "t.json"},
+                  "gort: --trace-out needs the sched component, which has "
+                  "not landed yet\n");
+  ProcessResult r = gort({"run", "syscalls", "--strace=ptrace"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--strace=ptrace"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("later issue"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ListShowsEveryWorkloadOnOneLine) {
+  ProcessResult r = gort({"list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("syscalls ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("\ntour "), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+}
+
+TEST(Cli, VersionNamesGoSemanticsAndTheCompiler) {
+  ProcessResult r = gort({"version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("gort 0.1.0 (go1.19 semantics)\ncompiler: ", 0), 0u)
+      << r.out;
+  r = gort({"--version"});
+  EXPECT_EQ(r.out, "gort 0.1.0 (go1.19 semantics)\n");
+}
+
+// Every command has help with an example, and help exits 0.
+TEST(Cli, EveryCommandHasHelpWithAnExample) {
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"--help"},
+                                             {"list", "--help"},
+                                             {"run", "--help"},
+                                             {"bench", "--help"},
+                                             {"version", "--help"}}) {
+    ProcessResult r = gort(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0] << r.err;
+    EXPECT_NE(r.out.find("Example"), std::string::npos) << args[0] << r.out;
+  }
+  ProcessResult r = gort({"run", "syscalls", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--strace"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--getpids N"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(default 10000)"), std::string::npos) << r.out;
+}
+
+// The workload's lines and the result line on stdout, the result line
+// last; no report on stderr without --strace.
+TEST(Cli, RunPrintsTheResultLineLast) {
+  ProcessResult r = gort({"run", "syscalls", "--getpids", "50", "--writes", "5",
+                          "--missing-opens", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  ASSERT_FALSE(r.out.empty());
+  std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  EXPECT_EQ(last.rfind("result: syscalls ", 0), 0u) << r.out;
+  EXPECT_EQ(last.substr(last.size() - 7), " ns/op\n") << r.out;
+  EXPECT_NE(r.out.find("59 syscalls"), std::string::npos) << r.out;
+}
+
+// --strace: the table goes to stderr and counts exactly the mix.
+TEST(Cli, StraceTableOnStderrCountsTheMix) {
+  ProcessResult r = gort({"run", "syscalls", "--strace", "--getpids", "300",
+                          "--writes", "20", "--missing-opens", "7"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("% time"), std::string::npos) << r.out;
+  std::string error;
+  std::optional<StraceTable> t = parse_strace_table(r.err, &error);
+  ASSERT_TRUE(t.has_value()) << error << "\n" << r.err;
+  EXPECT_EQ(t->rows["getpid"].calls, 300u);
+  EXPECT_EQ(t->rows["write"].calls, 20u);
+  EXPECT_EQ(t->rows["openat"].calls, 8u);
+  EXPECT_EQ(t->rows["openat"].errors, 7u);
+  EXPECT_EQ(t->rows["close"].calls, 1u);
+  EXPECT_EQ(t->total.calls, 329u);
+}
+
+// --strace=full: one line per call before the table.
+TEST(Cli, StraceFullPrintsOneLinePerCall) {
+  ProcessResult r = gort({"run", "syscalls", "--strace=full", "--getpids", "3",
+                          "--writes", "0", "--missing-opens", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  size_t getpid_lines = 0, enoent_lines = 0, pos = 0;
+  while ((pos = r.err.find("] getpid() = ", pos)) != std::string::npos) {
+    ++getpid_lines;
+    ++pos;
+  }
+  pos = 0;
+  while ((pos = r.err.find("= -1 ENOENT", pos)) != std::string::npos) {
+    ++enoent_lines;
+    ++pos;
+  }
+  EXPECT_EQ(getpid_lines, 3u) << r.err;
+  EXPECT_EQ(enoent_lines, 2u) << r.err;
+  std::string error;
+  EXPECT_TRUE(parse_strace_table(r.err, &error).has_value()) << error;
+}
+
+// `gort` alone is the tour.
+TEST(Cli, NoCommandRunsTheTour) {
+  ProcessResult r = gort({});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("% time"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("result: tour "), std::string::npos) << r.out;
+}
+
+// Without --vs-go, bench runs gort's own workloads and prints a table.
+TEST(Cli, BenchWithoutGoRunsGortOnly) {
+  ProcessResult r = gort({"bench", "--filter", "^syscalls$", "--runs", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("workload"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("syscalls"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("speedup"), std::string::npos) << r.out;
+  expect_rejected({"bench", "--filter", "^nothing$"},
+                  "gort: no workload matches --filter \"^nothing$\" (see "
+                  "gort list)\n");
+}
+
+}  // namespace
+}  // namespace gort::cli

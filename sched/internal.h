@@ -1,0 +1,104 @@
+// sched/internal.h: the scheduler's interface to the runtime packages built
+// on it (chan, syncx, timer, netpoll, gc) and between its own files.
+//
+//   current_g       the running goroutine, or nullptr on a plain thread
+//   park / ready    the only way a goroutine blocks and wakes (Go's
+//                   gopark/goready); everything that waits uses them
+//   park_unlock     park, releasing a runtime lock once off the stack
+//   Hooks           what higher layers plug in: the poller, timers, GC
+//
+// Thread safety: park only on a goroutine; ready from anywhere.
+//
+// The park protocol (Go's gopark): the goroutine records its unlock
+// function and switches to its M's g0; g0 marks it kWaiting and only then
+// calls unlockf(g, arg). unlockf releases whatever lock guards the wait
+// queue the goroutine was put on; from that moment a waker may find it and
+// call ready(g), possibly on another M, and the goroutine may run at once:
+// it is no longer on its stack. If unlockf returns false the park is
+// cancelled and the goroutine continues at once.
+#ifndef GORT_SCHED_INTERNAL_H_
+#define GORT_SCHED_INTERNAL_H_
+
+#include <cstdint>
+
+#include "sched/g.h"
+#include "sys/mutex.h"
+
+namespace gort::sched {
+
+struct M;
+struct P;
+enum class MOp : uint8_t;
+
+// ---- for runtime packages --------------------------------------------------
+
+G* current_g();
+
+// Parks the running goroutine (see the protocol above).
+// REQUIRES: called on a goroutine.
+void park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
+void park_unlock(sys::Mutex* mu, WaitReason reason);
+
+// Makes g runnable: it runs next on this P (runnext), or from the global
+// queue when called from a plain thread.
+// REQUIRES: g is kWaiting (else fatal: bad g->status in ready).
+void ready(G* g);
+
+// Hooks: a higher layer registers these once at start (lower layers never
+// include higher ones). Each may be null.
+struct Hooks {
+  // Non-blocking poll (block=false) or a blocking one until `until_ns`
+  // (absolute nanotime; -1 forever). Returns a list of ready Gs linked by
+  // sched_link, or nullptr.
+  G* (*poll_network)(bool block, int64_t until_ns) = nullptr;
+  // Interrupts a blocking poll_network.
+  void (*break_poll)() = nullptr;
+  // Runs p's due timers; returns the next deadline (absolute nanotime) or -1.
+  int64_t (*run_timers)(P* p, int64_t now) = nullptr;
+  // Whether any goroutine waits on the network or a timer (deadlock check).
+  bool (*has_waiters)() = nullptr;
+  // sysmon's every-two-minutes forced GC, and the scavenger's tick.
+  void (*force_gc)() = nullptr;
+  void (*scavenge)() = nullptr;
+};
+void set_hooks(const Hooks& hooks);
+
+// ---- within //sched ---------------------------------------------------------
+
+void schedinit();
+M* getm();
+void acquirep(M* m, P* p);
+P* releasep(M* m);
+void stopm(M* m);
+void startm(P* p, bool spinning);
+void wakep();
+void globrunqput(G* g);
+// The idle P list. REQUIRES: sched().lock held.
+void pidleput(P* p);
+P* pidleget();
+void goexit0(M* m, G* g);
+void gosched(MOp op);
+void main_exited();
+// REQUIRES: sched().lock held.
+void checkdead();
+void gcstopm(M* m);
+// Stops every P but the caller's (which is stopped too, but kept by the
+// caller's M); REQUIRES: not holding sched().lock. Then start_the_world,
+// which may change GOMAXPROCS (new_procs > 0).
+void stop_the_world();
+void start_the_world(int32_t new_procs);
+// REQUIRES: sched().lock held. Appends head..tail (n Gs) to the global queue.
+void globrunqput_list_locked(G* head, G* tail, int32_t n);
+void handoffp(P* p);
+void start_sysmon();
+void install_dump_hooks();
+void preemptone(P* p);
+// Wakes sysmon if it sleeps because every P was idle. REQUIRES: sched().lock.
+void wake_sysmon_locked();
+const Hooks& hooks();
+G* hooks_poll_network(bool block);
+G* hooks_run_timers(P* p);
+
+}  // namespace gort::sched
+
+#endif  // GORT_SCHED_INTERNAL_H_

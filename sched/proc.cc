@@ -1,0 +1,821 @@
+// The G/M/P scheduler (Go's proc.go), its core: Ms, Ps, run queues,
+// findRunnable, park/ready, go, run.
+//
+// Glossary (docs/glossary.md): a G is a goroutine; an M is an OS thread
+// that runs Gs; a P is the right to run Gs, with a local run queue. An M
+// must hold a P to run a G. g0 is the M's own context (the thread's stack),
+// where this file's scheduler code runs.
+//
+// ## The switch model
+//
+// A G that parks, yields or exits does not pick its successor itself: it
+// records what it wants in its M (`m->op`, Go's mcall target) and switches to
+// g0; g0 finishes the request (marks the G waiting and runs the unlock
+// function, or queues it, or frees it) and then schedules the next G. Two
+// switches per goroutine switch (about 6.5 ns each) buy one property that a
+// direct G-to-G switch lacks: by the time the unlock function lets a waker
+// see the G, the G is entirely off its stack, so the waker may run it at
+// once on another M. Direct switching was rejected for that reason.
+//
+// ## Rejected alternatives
+//
+// - A thread per goroutine (std::thread): 8 KiB+ of kernel state and a
+//   futex round trip per handoff; the point of the exercise is not to.
+// - One global run queue: every go and ready contends on one lock. Go's
+//   per-P rings with a global overflow queue keep the common path lock-free.
+// - The calling thread of run() as an M: the main goroutine may migrate, so
+//   that thread would have to leave its scheduler loop from wherever it is
+//   when the main goroutine finishes elsewhere. Instead run() parks the
+//   calling thread on a note and the main goroutine runs on the runtime's Ms,
+//   like any other; its exit wakes the note.
+//
+// ## Invariants
+//
+// 1. A G is on at most one queue (a P's ring or runnext, the global queue, a
+//    wait queue, a free list) and the queue owns it; kRunning Gs are on none.
+// 2. A P is held by exactly one M (p->m), or is idle (on sched.pidle), or in
+//    a syscall (kSyscall, still pointing at its M), or stopped for STW.
+// 3. nmspinning counts the Ms with m->spinning set; 2 * nmspinning is kept
+//    below the number of busy Ps, except transiently.
+// 4. allp[0..nprocs) never shrinks in memory: a P beyond GOMAXPROCS is kDead
+//    but stays readable, so stealers may scan allp without a lock.
+//
+// ## The spinning protocol: why no wakeup is lost
+//
+// A producer (go, ready) does: (1) put the G on a run queue; (2) a #StoreLoad
+// fence; (3) wakep(): if some P is idle and no M spins, start a spinning M.
+// A spinning M that finds nothing does: (a) release its P; (b) decrement
+// nmspinning (a locked RMW: also a #StoreLoad fence); (c) look at every P's
+// run queue again, and take a P back if any is non-empty; (d) sleep.
+// If the producer's (3) saw nmspinning > 0, that load came before (b), so
+// (1) came before (c) (both fences are in the one total order of seq_cst
+// operations), and (c) sees the G. If (3) saw nmspinning == 0 it starts an M
+// itself. Either way somebody runs the G. The global queue is covered the
+// same way: it is checked under sched.lock before (a), and a producer that
+// puts there after that calls wakep, which then sees the idle P.
+//
+// ## Order of findRunnable (Go 1.19's)
+//
+// every 61st schedtick the global queue first (fairness); the local runnext
+// and ring; the global queue (a batch); the poller without blocking (hook);
+// stealing, 4 rounds over the Ps in random order, runnext only in the last;
+// timers (hook); then give up the P and sleep.
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "sched/internal.h"
+#include "sched/runtime.h"
+#include "sched/sched.h"
+#include "sys/clock.h"
+#include "sys/env.h"
+#include "sys/fatal.h"
+#include "sys/syscall.h"
+#include "sys/thread.h"
+
+extern "C" abi::__cxa_eh_globals* __cxa_get_globals() noexcept;
+
+namespace gort::sched {
+namespace {
+
+// libstdc++'s __cxa_eh_globals, whose layout the Itanium C++ ABI fixes.
+struct CxaEhGlobals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+constinit Sched* g_sched = nullptr;
+constinit thread_local M* t_m = nullptr;
+
+// Every 61st schedule looks at the global queue first (Go's constant: a
+// prime, so it does not resonate with patterns in the workload).
+constexpr uint32_t kGlobalQueueFairness = 61;
+// Dead Gs a P keeps before moving half of them to the global list (Go: 64).
+constexpr int32_t kGFreeLocalMax = 64;
+// goids a P takes at once (Go's _GoidCacheBatch).
+constexpr int64_t kGoidBatch = 16;
+constexpr int kStealRounds = 4;
+constexpr size_t kMStackSize = 256 * 1024;
+
+std::once_flag g_init_once;
+
+}  // namespace
+
+Sched& sched() { return *g_sched; }
+Sched* sched_or_null() { return g_sched; }
+
+// The current M, re-read from TLS on every call: a goroutine may resume on
+// another thread, and the compiler may otherwise keep a TLS address across
+// the switch. The asm makes the function impure, so calls are not merged.
+[[gnu::noinline]] M* getm() {
+  asm volatile("");
+  return t_m;
+}
+
+G* current_g() {
+  M* m = getm();
+  return m != nullptr ? m->curg : nullptr;
+}
+
+// ---- P list, M list, global run queue (sched.lock held) --------------------
+
+void pidleput(P* p) {
+  Sched& s = sched();
+  GORT_CHECK(p->runq.empty());
+  p->status.store(PStatus::kIdle, std::memory_order_release);
+  p->link = s.pidle;
+  s.pidle = p;
+  s.npidle.fetch_add(1, std::memory_order_seq_cst);
+}
+
+P* pidleget() {
+  Sched& s = sched();
+  P* p = s.pidle;
+  if (p != nullptr) {
+    s.pidle = p->link;
+    p->link = nullptr;
+    s.npidle.fetch_sub(1, std::memory_order_seq_cst);
+    wake_sysmon_locked();  // a P is about to run: sysmon must watch it
+  }
+  return p;
+}
+
+namespace {
+
+void mput(M* m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched().lock) {
+  Sched& s = sched();
+  m->link = s.midle;
+  s.midle = m;
+  s.nmidle++;
+  checkdead();
+}
+
+M* mget() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched().lock) {
+  Sched& s = sched();
+  M* m = s.midle;
+  if (m != nullptr) {
+    s.midle = m->link;
+    m->link = nullptr;
+    s.nmidle--;
+  }
+  return m;
+}
+
+}  // namespace
+
+void globrunqput_list_locked(G* head, G* tail, int32_t n) {
+  Sched& s = sched();
+  tail->sched_link = nullptr;
+  if (s.runq_tail != nullptr) {
+    s.runq_tail->sched_link = head;
+  } else {
+    s.runq_head = head;
+  }
+  s.runq_tail = tail;
+  s.runq_size.store(s.runq_size.load(std::memory_order_relaxed) + n,
+                    std::memory_order_relaxed);
+}
+
+namespace {
+
+// Takes a batch from the global queue for p: returns one G and puts up to
+// `max - 1` more (0: no limit but the fair share) on p's ring.
+G* globrunqget(P* p, int32_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched().lock) {
+  Sched& s = sched();
+  int32_t size = s.runq_size.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  int32_t procs = s.gomaxprocs.load(std::memory_order_relaxed);
+  int32_t n = std::min(size, size / procs + 1);
+  if (max > 0 && n > max) n = max;
+  n = std::min<int32_t>(n, RunQueue<G>::kCapacity / 2);
+  s.runq_size.store(size - n, std::memory_order_relaxed);
+  G* g = s.runq_head;
+  s.runq_head = g->sched_link;
+  for (int32_t i = 1; i < n; i++) {
+    G* next = s.runq_head;
+    s.runq_head = next->sched_link;
+    p->runq.put(next, false);  // cannot overflow: n <= capacity / 2 and
+                               // find_runnable only calls with a short ring
+  }
+  if (s.runq_head == nullptr) s.runq_tail = nullptr;
+  g->sched_link = nullptr;
+  return g;
+}
+
+}  // namespace
+
+void globrunqput(G* g) {
+  Sched& s = sched();
+  sys::MutexLock l(s.lock);
+  globrunqput_list_locked(g, g, 1);
+}
+
+// ---- P ownership -------------------------------------------------------------
+
+void acquirep(M* m, P* p) {
+  GORT_CHECK(m->p == nullptr);
+  GORT_CHECK(p->m == nullptr);
+  p->m = m;
+  m->p = p;
+  p->status.store(PStatus::kRunning, std::memory_order_release);
+}
+
+P* releasep(M* m) {
+  P* p = m->p;
+  GORT_CHECK(p != nullptr);
+  GORT_CHECK(p->m == m);
+  p->m = nullptr;
+  m->p = nullptr;
+  return p;
+}
+
+// ---- starting and stopping Ms --------------------------------------------------
+
+namespace {
+
+void schedule_loop(M* m);
+
+void mstart(M* m) {
+  t_m = m;
+  m->tid = sys::current_tid();
+  sys::init_thread_context(&m->g0);
+  P* p = m->next_p;
+  m->next_p = nullptr;
+  acquirep(m, p);
+  schedule_loop(m);
+}
+
+// Starts a new M (thread) that will run p. REQUIRES: p taken off pidle.
+void newm(P* p, bool spinning) {
+  Sched& s = sched();
+  M* m = new M;
+  m->next_p = p;
+  m->spinning = spinning;
+  {
+    sys::MutexLock l(s.lock);
+    m->id = s.mnext++;
+    s.mcount++;
+    m->all_link = s.allm;
+    s.allm = m;
+  }
+  sys::ThreadOptions opts;
+  opts.stack_size = kMStackSize;
+  opts.name = "gort-m";
+  sys::Thread t([m] { mstart(m); }, opts);
+  t.detach();
+}
+
+}  // namespace
+
+// Parks the current M until startm hands it a P, then takes that P.
+void stopm(M* m) {
+  Sched& s = sched();
+  GORT_CHECK(m->p == nullptr);
+  GORT_CHECK(!m->spinning);
+  {
+    sys::MutexLock l(s.lock);
+    mput(m);
+  }
+  m->blocked = true;
+  m->park.sleep();
+  m->park.clear();
+  m->blocked = false;
+  P* p = m->next_p;
+  m->next_p = nullptr;
+  acquirep(m, p);
+}
+
+// Runs p on some M: an idle one, or a new one. With p == nullptr takes an
+// idle P, and does nothing if there is none. `spinning`: the M starts out
+// looking for work (REQUIRES: the caller already counted it in nmspinning).
+void startm(P* p, bool spinning) {
+  Sched& s = sched();
+  M* nm;
+  {
+    sys::MutexLock l(s.lock);
+    if (p == nullptr) {
+      p = pidleget();
+      if (p == nullptr) {
+        if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+        return;
+      }
+    }
+    nm = mget();
+  }
+  if (nm == nullptr) {
+    newm(p, spinning);
+    return;
+  }
+  GORT_CHECK(nm->next_p == nullptr);
+  nm->spinning = spinning;
+  nm->next_p = p;
+  nm->park.wakeup();  // release: publishes next_p and spinning
+}
+
+// Starts one more spinning M if a P is idle and no M is spinning (Go's
+// wakep). REQUIRES: the work it is for was published before the call.
+void wakep() {
+  Sched& s = sched();
+  // The #StoreLoad fence of the spinning protocol (step 2; see the essay).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (s.npidle.load(std::memory_order_relaxed) == 0) return;
+  int32_t zero = 0;
+  if (s.nmspinning.load(std::memory_order_relaxed) != 0 ||
+      !s.nmspinning.compare_exchange_strong(zero, 1,
+                                            std::memory_order_seq_cst)) {
+    return;
+  }
+  startm(nullptr, true);
+}
+
+namespace {
+
+// The M found work after spinning: it stops spinning, and if it was the last
+// spinner, starts another so that parallelism is not lost (Go's
+// resetspinning).
+void reset_spinning(M* m) {
+  m->spinning = false;
+  int32_t n = sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  GORT_CHECK(n >= 0);
+  if (n == 0) wakep();
+}
+
+// ---- run queue with overflow -----------------------------------------------------
+
+void runqput(P* p, G* g, bool next) {
+  G* rest = p->runq.put(g, next);
+  while (rest != nullptr) {
+    G* batch[RunQueue<G>::kCapacity / 2 + 1];
+    uint32_t n = p->runq.take_half_for_overflow(batch);
+    if (n == 0) {  // thieves made room
+      rest = p->runq.put(rest, false);
+      continue;
+    }
+    batch[n] = rest;
+    for (uint32_t i = 0; i < n; i++) batch[i]->sched_link = batch[i + 1];
+    Sched& s = sched();
+    sys::MutexLock l(s.lock);
+    globrunqput_list_locked(batch[0], batch[n], static_cast<int32_t>(n + 1));
+    rest = nullptr;
+  }
+}
+
+// ---- stealing ----------------------------------------------------------------------
+
+G* steal_work(M* m) {
+  Sched& s = sched();
+  P* p = m->p;
+  int32_t procs = s.gomaxprocs.load(std::memory_order_acquire);
+  for (int round = 0; round < kStealRounds; round++) {
+    bool last = round == kStealRounds - 1;
+    uint32_t start = p->rng.below(static_cast<uint32_t>(procs));
+    // A random coprime stride would visit every P in a random order, as Go's
+    // randomOrder does; with few Ps a random start and stride 1 suffice.
+    for (int32_t i = 0; i < procs; i++) {
+      P* victim = s.allp[(start + i) % procs];
+      if (victim == p) continue;
+      if (victim->status.load(std::memory_order_acquire) == PStatus::kDead)
+        continue;
+      G* g = p->runq.steal_from(victim->runq, last, [victim] {
+        // Go sleeps 3 µs before taking a running P's runnext, to let that P
+        // run the G it just readied (a producer about to block).
+        if (victim->status.load(std::memory_order_relaxed) ==
+            PStatus::kRunning) {
+          sys::nanosleep(3000);
+        }
+      });
+      if (g != nullptr) {
+        p->stolen.fetch_add(1, std::memory_order_relaxed);
+        return g;
+      }
+    }
+  }
+  return nullptr;
+}
+
+bool any_runq_nonempty() {
+  Sched& s = sched();
+  int32_t procs = s.gomaxprocs.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < procs; i++) {
+    if (!s.allp[i]->runq.empty()) return true;
+  }
+  return false;
+}
+
+// Finds a runnable G for m, sleeping if there is none. Returns with m->p
+// held. `*inherit_time`: the G came from runnext.
+G* find_runnable(M* m, bool* inherit_time) {
+  Sched& s = sched();
+top:
+  if (s.gcwaiting.load(std::memory_order_acquire)) {
+    gcstopm(m);
+    goto top;
+  }
+  P* p = m->p;
+  *inherit_time = false;
+  if (p->schedtick % kGlobalQueueFairness == 0 &&
+      s.runq_size.load(std::memory_order_relaxed) > 0) {
+    sys::MutexLock l(s.lock);
+    if (G* g = globrunqget(p, 1)) return g;
+  }
+  if (G* g = p->runq.get(inherit_time)) return g;
+  if (s.runq_size.load(std::memory_order_relaxed) > 0) {
+    sys::MutexLock l(s.lock);
+    if (G* g = globrunqget(p, 0)) return g;
+  }
+  if (G* g = hooks_poll_network(false)) return g;
+
+  // Steal, if not too many Ms already do (invariant 3).
+  int32_t procs = s.gomaxprocs.load(std::memory_order_relaxed);
+  if (m->spinning ||
+      2 * s.nmspinning.load(std::memory_order_relaxed) <
+          procs - s.npidle.load(std::memory_order_relaxed)) {
+    if (!m->spinning) {
+      m->spinning = true;
+      s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+    }
+    if (G* g = steal_work(m)) return g;
+  }
+  if (G* g = hooks_run_timers(p)) return g;
+
+  // Nothing anywhere: give up the P (the global queue is checked once more
+  // under the lock that pidleput takes; see the essay).
+  {
+    sys::MutexLock l(s.lock);
+    if (s.gcwaiting.load(std::memory_order_relaxed)) goto top;
+    if (s.runq_size.load(std::memory_order_relaxed) > 0) {
+      if (G* g = globrunqget(p, 0)) return g;
+    }
+    releasep(m);
+    pidleput(p);
+  }
+  bool was_spinning = m->spinning;
+  if (m->spinning) {
+    m->spinning = false;
+    // Step (b) of the spinning protocol: a seq_cst RMW.
+    GORT_CHECK(s.nmspinning.fetch_sub(1, std::memory_order_seq_cst) > 0);
+  }
+  if (was_spinning && any_runq_nonempty()) {  // step (c)
+    P* p2;
+    {
+      sys::MutexLock l(s.lock);
+      p2 = pidleget();
+    }
+    if (p2 != nullptr) {
+      acquirep(m, p2);
+      m->spinning = true;
+      s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      goto top;
+    }
+  }
+  stopm(m);
+  goto top;
+}
+
+// Runs g on m until g switches back to g0, then carries out g's request.
+void execute(M* m, G* g, bool inherit_time) {
+  CxaEhGlobals* eh = reinterpret_cast<CxaEhGlobals*>(__cxa_get_globals());
+  for (;;) {
+    P* p = m->p;
+    if (!inherit_time) p->schedtick++;
+    p->goroutines_run.fetch_add(1, std::memory_order_relaxed);
+    g->m = m;
+    m->curg = g;
+    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+    eh->caught_exceptions = g->eh.caught_exceptions;
+    eh->uncaught_exceptions = g->eh.uncaught_exceptions;
+    sys::switch_context(&m->g0, &g->context, 0);
+    // Back on g0. The G may have run on other Ms in between (blocking()
+    // hands Ms over), but it switched to this M's g0.
+    g->eh.caught_exceptions = eh->caught_exceptions;
+    g->eh.uncaught_exceptions = eh->uncaught_exceptions;
+    eh->caught_exceptions = nullptr;
+    eh->uncaught_exceptions = 0;
+    if (!g->stack->canary_intact()) {
+      sys::fatalf("stack overflow (goroutine %lld)",
+                  static_cast<long long>(g->id));
+    }
+    m->curg = nullptr;
+    MOp op = m->op;
+    m->op = MOp::kNone;
+    switch (op) {
+      case MOp::kPark: {
+        g->status.store(GStatus::kWaiting, std::memory_order_release);
+        bool (*unlockf)(G*, void*) = m->unlockf;
+        void* arg = m->unlock_arg;
+        m->unlockf = nullptr;
+        m->unlock_arg = nullptr;
+        if (unlockf != nullptr && !unlockf(g, arg)) {
+          // The wait was cancelled: run g again at once (Go's park_m).
+          g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+          inherit_time = true;
+          continue;
+        }
+        return;  // g belongs to its wait queue now: do not touch it
+      }
+      case MOp::kYield:
+        g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+        runqput(m->p, g, false);
+        return;
+      case MOp::kPreempt:
+        g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+        globrunqput(g);
+        return;
+      case MOp::kExit:
+        goexit0(m, g);
+        return;
+      case MOp::kExitSyscall:
+        // exitsyscall found no P for g: queue it and park this P-less M.
+        g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+        globrunqput(g);
+        wakep();
+        stopm(m);
+        return;
+      case MOp::kNone:
+        sys::fatal("schedule: goroutine switched to g0 without a request");
+    }
+  }
+}
+
+void schedule_loop(M* m) {
+  for (;;) {
+    bool inherit_time;
+    G* g = find_runnable(m, &inherit_time);
+    if (m->spinning) reset_spinning(m);
+    execute(m, g, inherit_time);
+  }
+}
+
+}  // namespace
+
+// ---- the runtime's state ------------------------------------------------------
+
+void schedinit() {
+  std::call_once(g_init_once, [] {
+    Sched* s = new Sched;
+    const sys::Env& env = sys::env();
+    s->stacks = new StackAllocator(kDefaultStackSize);
+    s->start_time = sys::nanotime();
+    uint64_t seed = env.godebug.has_gortseed
+                        ? env.godebug.gortseed
+                        : static_cast<uint64_t>(sys::nanotime()) ^
+                              (static_cast<uint64_t>(sys::getpid()) << 32);
+    for (int32_t i = 0; i < kMaxProcs; i++) {
+      P* p = new P;
+      p->id = i;
+      p->status.store(PStatus::kDead, std::memory_order_relaxed);
+      p->rng.state = seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1);
+      s->allp[i] = p;
+    }
+    int32_t n = std::clamp<int32_t>(env.gomaxprocs, 1, kMaxProcs);
+    g_sched = s;
+    {
+      sys::MutexLock l(s->lock);
+      for (int32_t i = n - 1; i >= 0; i--) pidleput(s->allp[i]);
+    }
+    s->gomaxprocs.store(n, std::memory_order_release);
+    start_sysmon();
+  });
+}
+
+// ---- Gs: allocation and the free lists ------------------------------------------
+
+namespace {
+
+void allgadd(G* g) {
+  Sched& s = sched();
+  sys::MutexLock l(s.allg_lock);
+  g->all_link = s.allg.load(std::memory_order_relaxed);
+  s.allg.store(g, std::memory_order_release);
+}
+
+G* gfget(P* p) {
+  Sched& s = sched();
+  if (p->gfree == nullptr) {
+    sys::MutexLock l(s.gfree_lock);
+    while (p->gfree_count < kGFreeLocalMax / 2 && s.gfree != nullptr) {
+      G* g = s.gfree;
+      s.gfree = g->sched_link;
+      s.gfree_count--;
+      g->sched_link = p->gfree;
+      p->gfree = g;
+      p->gfree_count++;
+    }
+  }
+  G* g = p->gfree;
+  if (g != nullptr) {
+    p->gfree = g->sched_link;
+    p->gfree_count--;
+    g->sched_link = nullptr;
+  }
+  return g;
+}
+
+void gfput_global(G* g) {
+  Sched& s = sched();
+  sys::MutexLock l(s.gfree_lock);
+  g->sched_link = s.gfree;
+  s.gfree = g;
+  s.gfree_count++;
+}
+
+void gfput(P* p, G* g) {
+  g->sched_link = p->gfree;
+  p->gfree = g;
+  p->gfree_count++;
+  if (p->gfree_count >= kGFreeLocalMax) {
+    Sched& s = sched();
+    sys::MutexLock l(s.gfree_lock);
+    while (p->gfree_count > kGFreeLocalMax / 2) {
+      G* x = p->gfree;
+      p->gfree = x->sched_link;
+      p->gfree_count--;
+      x->sched_link = s.gfree;
+      s.gfree = x;
+      s.gfree_count++;
+    }
+  }
+}
+
+[[noreturn]] void panic_exit(const char* what) { sys::die("panic: ", what); }
+
+// Where every goroutine starts (sys::ContextEntry).
+void goroutine_entry(void* arg, uintptr_t) {
+  G* g = static_cast<G*>(arg);
+  try {
+    g->invoke(g);
+  } catch (const std::exception& e) {
+    panic_exit(e.what());
+  } catch (...) {
+    panic_exit("unknown exception (not derived from std::exception)");
+  }
+  M* m = getm();
+  m->op = MOp::kExit;
+  sys::exit_context(&g->context, &m->g0, 0);
+}
+
+}  // namespace
+
+void goexit0(M* m, G* g) {
+  Sched& s = sched();
+  g->status.store(GStatus::kDead, std::memory_order_relaxed);
+  g->m = nullptr;
+  g->invoke = nullptr;
+  g->closure = nullptr;
+  g->wait_reason = WaitReason::kZero;
+  g->preempt.store(false, std::memory_order_relaxed);
+  s.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  bool is_main = g->is_main;
+  g->is_main = false;
+  if (m->p != nullptr) {
+    gfput(m->p, g);
+  } else {
+    gfput_global(g);
+  }
+  if (is_main) main_exited();
+}
+
+G* newproc_begin(std::source_location loc) {
+  schedinit();
+  Sched& s = sched();
+  M* m = getm();
+  P* p = m != nullptr ? m->p : nullptr;
+  G* g = nullptr;
+  if (p != nullptr) {
+    g = gfget(p);
+  } else {
+    sys::MutexLock l(s.gfree_lock);
+    if (s.gfree != nullptr) {
+      g = s.gfree;
+      s.gfree = g->sched_link;
+      s.gfree_count--;
+      g->sched_link = nullptr;
+    }
+  }
+  if (g == nullptr) {
+    g = new G;
+    g->stack = s.stacks->allocate();
+    g->status.store(GStatus::kDead, std::memory_order_relaxed);
+    allgadd(g);
+  }
+  // goids: a P takes a batch at a time (Go's goidcache).
+  if (p != nullptr) {
+    if (p->goid_next == p->goid_end) {
+      p->goid_next = s.goid_gen.fetch_add(kGoidBatch, std::memory_order_relaxed) + 1;
+      p->goid_end = p->goid_next + kGoidBatch;
+    }
+    g->id = p->goid_next++;
+  } else {
+    g->id = s.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  g->created_at = loc;
+  G* parent = m != nullptr ? m->curg : nullptr;
+  g->parent_id = parent != nullptr ? parent->id : 0;
+  return g;
+}
+
+void newproc_abort(G* g) {
+  M* m = getm();
+  if (m != nullptr && m->p != nullptr) {
+    gfput(m->p, g);
+  } else {
+    gfput_global(g);
+  }
+}
+
+void newproc_end(G* g) {
+  Sched& s = sched();
+  sys::make_context(&g->context, reinterpret_cast<void*>(g->stack->lo),
+                    g->stack->size(), goroutine_entry, g);
+  g->eh = EhGlobals{};
+  s.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  M* m = getm();
+  if (m != nullptr && m->p != nullptr) {
+    runqput(m->p, g, true);  // the release in put publishes g to thieves
+  } else {
+    globrunqput(g);  // the lock publishes g
+  }
+  wakep();
+}
+
+// ---- park, ready, yield -------------------------------------------------------------
+
+void park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
+  M* m = getm();
+  G* g = m != nullptr ? m->curg : nullptr;
+  GORT_CHECK(g != nullptr);  // only goroutines park; threads use notes
+  g->wait_reason = reason;
+  g->wait_since = sys::nanotime();
+  m->op = MOp::kPark;
+  m->unlockf = unlockf;
+  m->unlock_arg = arg;
+  sys::switch_context(&g->context, &m->g0, 0);
+  // Resumed by ready(), possibly on another M.
+  g->wait_reason = WaitReason::kZero;
+}
+
+namespace {
+bool unlock_mutex(G*, void* mu) {
+  static_cast<sys::Mutex*>(mu)->unlock();
+  return true;
+}
+}  // namespace
+
+void park_unlock(sys::Mutex* mu, WaitReason reason) {
+  park(unlock_mutex, mu, reason);
+}
+
+void ready(G* g) {
+  GStatus st = g->status.load(std::memory_order_acquire);
+  if (st != GStatus::kWaiting) {
+    sys::fatalf("bad g->status in ready: %s (goroutine %lld)",
+                status_string(st), static_cast<long long>(g->id));
+  }
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  M* m = getm();
+  if (m != nullptr && m->p != nullptr) {
+    runqput(m->p, g, true);
+  } else {
+    globrunqput(g);
+  }
+  wakep();
+}
+
+void gosched(MOp op) {
+  M* m = getm();
+  G* g = m != nullptr ? m->curg : nullptr;
+  if (g == nullptr) {  // a plain thread: let the OS run someone else
+    sys::sched_yield();
+    return;
+  }
+  g->preempt.store(false, std::memory_order_relaxed);
+  m->op = op;
+  sys::switch_context(&g->context, &m->g0, 0);
+}
+
+bool preempt_requested() {
+  G* g = current_g();
+  return g != nullptr && g->preempt.load(std::memory_order_relaxed);
+}
+
+void preempt_yield() { gosched(MOp::kPreempt); }
+
+void* closure_heap_alloc(size_t size) { return ::operator new(size); }
+void closure_heap_free(void* p) { ::operator delete(p); }
+
+}  // namespace gort::sched
+
+namespace gort {
+
+void yield() { sched::gosched(sched::MOp::kYield); }
+
+int64_t num_goroutine() {
+  sched::schedinit();
+  return sched::sched().ngoroutines.load(std::memory_order_relaxed);
+}
+
+}  // namespace gort

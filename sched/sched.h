@@ -1,0 +1,154 @@
+// sched/sched.h: goroutines (the public API of //sched).
+//
+//   go(f)                starts a goroutine running f
+//   run(f) -> int        runs f as the main goroutine; returns when it does
+//   yield()              lets other goroutines run (Go's runtime.Gosched)
+//   yield_point()        a cheap preemption check for hot loops
+//   num_goroutine()      live goroutines (Go's runtime.NumGoroutine)
+//   gomaxprocs(n)        sets the number of Ps; returns the previous one
+//   blocking(f)          runs a blocking call, handing the P to another M
+//
+// Semantics are Go's. `run` may be called again after it returns (the
+// runtime stays up between calls; goroutines left running by a finished
+// main goroutine are abandoned, as in Go, and keep running). `go` works from
+// threads that are not goroutines: the goroutine goes on the global queue.
+// An exception that escapes a goroutine prints `panic: <what()>` and the
+// goroutine dump and exits 2.
+//
+// What user code must not do on a goroutine: hold a std::mutex (or any
+// thread-blocking lock) across a call that may park (chan, syncx, time,
+// net), since the M blocks with it; rely on the address of a thread_local
+// across such a call (the goroutine may resume on another thread); use more
+// stack than the goroutine's reservation (64 KiB by default; overflow is
+// `fatal error: stack overflow`).
+//
+// Thread safety: every function may be called from any goroutine; go,
+// run, num_goroutine and gomaxprocs also from plain threads.
+#ifndef GORT_SCHED_SCHED_H_
+#define GORT_SCHED_SCHED_H_
+
+#include <cstdint>
+#include <new>
+#include <source_location>
+#include <type_traits>
+#include <utility>
+
+#include "sched/g.h"
+
+namespace gort {
+namespace sched {
+
+// Internals the templates below need. Not for users.
+G* newproc_begin(std::source_location loc);  // a G ready for its closure
+void newproc_end(G* g);                      // makes it runnable
+void newproc_abort(G* g);                    // the closure's copy threw
+int run_main(G* g);                          // runs g as the main goroutine
+void* closure_heap_alloc(size_t size);
+void closure_heap_free(void* p);
+bool preempt_requested();                    // yield_point's check
+void preempt_yield();
+
+template <typename Fn>
+void install_closure(G* g, Fn&& fn) {
+  using F = std::decay_t<Fn>;
+  if constexpr (sizeof(F) <= kInlineClosure && alignof(F) <= 16) {
+    g->closure = new (g->closure_buf) F(std::forward<Fn>(fn));
+    g->invoke = [](G* gp) {
+      F* f = static_cast<F*>(gp->closure);
+      struct Destroy {
+        F* f;
+        ~Destroy() { f->~F(); }
+      } destroy{f};
+      (*f)();
+    };
+  } else {
+    void* mem = closure_heap_alloc(sizeof(F));
+    try {
+      g->closure = new (mem) F(std::forward<Fn>(fn));
+    } catch (...) {
+      closure_heap_free(mem);
+      throw;
+    }
+    g->invoke = [](G* gp) {
+      F* f = static_cast<F*>(gp->closure);
+      struct Destroy {
+        F* f;
+        ~Destroy() {
+          f->~F();
+          closure_heap_free(f);
+        }
+      } destroy{f};
+      (*f)();
+    };
+  }
+}
+
+}  // namespace sched
+
+// Starts a goroutine running `f()` (a copy of f, moved if f is an rvalue).
+// The new goroutine runs next on this P (Go's runnext), or soon on another.
+template <typename F>
+void go(F&& f, std::source_location loc = std::source_location::current()) {
+  sched::G* g = sched::newproc_begin(loc);
+  try {
+    sched::install_closure(g, std::forward<F>(f));
+  } catch (...) {
+    sched::newproc_abort(g);
+    throw;
+  }
+  sched::newproc_end(g);
+}
+
+// Runs `f` as the main goroutine and blocks the
+// calling thread until it returns. Returns f's int result, or 0 if f returns
+// void. REQUIRES: not called from a goroutine; one run at a time.
+template <typename F>
+int run(F&& f) {
+  int result = 0;
+  auto body = [&f, &result] {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      f();
+    } else {
+      result = static_cast<int>(f());
+    }
+  };
+  sched::G* g = sched::newproc_begin(std::source_location::current());
+  sched::install_closure(g, body);
+  sched::run_main(g);
+  return result;
+}
+
+void yield();
+int64_t num_goroutine();
+// Sets GOMAXPROCS to n (n >= 1) and returns the previous value; n < 1 only
+// reports it. Stops the world while it changes.
+int gomaxprocs(int n);
+
+// Preemption check for hot loops without runtime calls: yields if sysmon
+// asked this goroutine to (it has run for 10 ms).
+inline void yield_point() {
+  if (sched::preempt_requested()) [[unlikely]]
+    sched::preempt_yield();
+}
+
+namespace sched {
+void entersyscall();
+void exitsyscall();
+}  // namespace sched
+
+// Runs f(), a call that may block its thread in the kernel, so that the P
+// can run other goroutines meanwhile (Go's entersyscall/exitsyscall). From a
+// plain thread it just calls f.
+template <typename F>
+decltype(auto) blocking(F&& f) {
+  struct Exit {
+    ~Exit() { sched::exitsyscall(); }
+  };
+  sched::entersyscall();
+  Exit exit;
+  return std::forward<F>(f)();
+}
+
+}  // namespace gort
+
+#endif  // GORT_SCHED_SCHED_H_

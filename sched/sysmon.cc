@@ -1,0 +1,162 @@
+// sysmon: the thread without a P that watches the others (Go's sysmon).
+//
+// It sleeps 20 µs between looks, doubling up to 10 ms after 50 idle looks
+// (Go's numbers). When every P is idle it sleeps on sched.sysmonnote until
+// a P is taken again (startm wakes it) or the two-minute forced GC is due.
+// Each look:
+//   1. retakes Ps that have been in a syscall for a whole look (and longer
+//      than 10 ms if no other work waits): CAS kSyscall -> kIdle, handoffp;
+//   2. asks the G of a P that has run the same G for 10 ms to yield
+//      (g->preempt; async preemption by signal is a later step);
+//   3. polls the network if nobody has for 10 ms (hook);
+//   4. every two minutes calls the forced-GC hook; each look the scavenge
+//      hook.
+#include "sched/internal.h"
+#include "sched/runtime.h"
+#include "sys/clock.h"
+#include "sys/syscall.h"
+#include "sys/thread.h"
+
+namespace gort::sched {
+namespace {
+
+constexpr int64_t kForcePreemptNs = 10'000'000;    // Go's forcePreemptNS
+constexpr int64_t kForceGCPeriodNs = 120'000'000'000;  // Go's forcegcperiod
+constexpr int64_t kMinDelayUs = 20;
+constexpr int64_t kMaxDelayUs = 10'000;
+
+Hooks g_hooks;
+
+// Takes Ps back from long syscalls and marks long-running Gs for preemption.
+// Returns how many Ps it retook.
+int retake(int64_t now) {
+  Sched& s = sched();
+  int n = 0;
+  int32_t procs = s.gomaxprocs.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < procs; i++) {
+    P* p = s.allp[i];
+    PStatus st = p->status.load(std::memory_order_acquire);
+    if (st == PStatus::kSyscall) {
+      uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+      if (p->sysmon_syscalltick != t) {
+        p->sysmon_syscalltick = t;
+        p->sysmon_syscallwhen = now;
+        continue;
+      }
+      // Go: leave the P if it has no work, others look for work already,
+      // and the call is younger than 10 ms (it will likely return soon).
+      if (p->runq.empty() &&
+          s.nmspinning.load(std::memory_order_relaxed) +
+                  s.npidle.load(std::memory_order_relaxed) >
+              0 &&
+          p->sysmon_syscallwhen + kForcePreemptNs > now) {
+        continue;
+      }
+      PStatus expected = PStatus::kSyscall;
+      if (p->status.compare_exchange_strong(expected, PStatus::kIdle,
+                                            std::memory_order_acq_rel)) {
+        n++;
+        handoffp(p);
+      }
+    } else if (st == PStatus::kRunning) {
+      uint32_t t = p->schedtick;  // racy read of a counter: only a hint
+      if (p->sysmon_schedtick != t) {
+        p->sysmon_schedtick = t;
+        p->sysmon_schedwhen = now;
+      } else if (p->sysmon_schedwhen + kForcePreemptNs <= now) {
+        preemptone(p);
+      }
+    }
+  }
+  return n;
+}
+
+void sysmon_loop() {
+  Sched& s = sched();
+  int64_t delay_us = kMinDelayUs;
+  int idle = 0;
+  int64_t last_gc = sys::nanotime();
+  for (;;) {
+    if (idle == 0) {
+      delay_us = kMinDelayUs;
+    } else if (idle > 50) {
+      delay_us = std::min(delay_us * 2, kMaxDelayUs);
+    }
+    sys::nanosleep(delay_us * 1000);
+    int64_t now = sys::nanotime();
+    bool all_idle;
+    {
+      sys::MutexLock l(s.lock);
+      all_idle = s.gcwaiting.load(std::memory_order_relaxed) ||
+                 s.npidle.load(std::memory_order_relaxed) ==
+                     s.gomaxprocs.load(std::memory_order_relaxed);
+      if (all_idle) {
+        s.sysmonwait = true;
+      }
+    }
+    if (all_idle) {
+      int64_t until_gc = last_gc + kForceGCPeriodNs - now;
+      s.sysmonnote.sleep_for(until_gc > 0 ? until_gc : 0);
+      {
+        // Wakers call wakeup only under the lock and only while sysmonwait
+        // is set, so here no wakeup is in flight and clear() is safe.
+        sys::MutexLock l(s.lock);
+        s.sysmonwait = false;
+        if (s.sysmonnote.signalled()) s.sysmonnote.clear();
+      }
+      idle = 0;
+      now = sys::nanotime();
+    }
+    if (retake(now) > 0) {
+      idle = 0;
+    } else {
+      idle++;
+    }
+    if (now - last_gc >= kForceGCPeriodNs) {
+      last_gc = now;
+      if (g_hooks.force_gc != nullptr) g_hooks.force_gc();
+    }
+    if (g_hooks.scavenge != nullptr) g_hooks.scavenge();
+  }
+}
+
+}  // namespace
+
+void preemptone(P* p) {
+  M* m = p->m;
+  if (m == nullptr) return;
+  G* g = m->curg;  // racy: the G may be switching; a stale flag is harmless
+  if (g != nullptr) g->preempt.store(true, std::memory_order_relaxed);
+}
+
+void wake_sysmon_locked() {
+  Sched& s = sched();
+  if (s.sysmonwait) {
+    s.sysmonwait = false;
+    s.sysmonnote.wakeup();
+  }
+}
+
+void start_sysmon() {
+  sys::ThreadOptions opts;
+  opts.stack_size = 256 * 1024;
+  opts.name = "gort-sysmon";
+  sys::Thread t(sysmon_loop, opts);
+  t.detach();
+}
+
+void set_hooks(const Hooks& hooks) { g_hooks = hooks; }
+const Hooks& hooks() { return g_hooks; }
+
+G* hooks_poll_network(bool block) {
+  if (g_hooks.poll_network == nullptr) return nullptr;
+  return g_hooks.poll_network(block, -1);
+}
+
+G* hooks_run_timers(P* p) {
+  if (g_hooks.run_timers == nullptr) return nullptr;
+  g_hooks.run_timers(p, sys::nanotime());
+  return nullptr;
+}
+
+}  // namespace gort::sched
