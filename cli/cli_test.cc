@@ -110,9 +110,24 @@ TEST(Cli, FlagsOfUnlandedComponentsSaySoAndExit2) {
 TEST(Cli, ListShowsEveryWorkloadOnOneLine) {
   ProcessResult r = gort({"list"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("syscalls ", 0), 0u) << r.out;
-  EXPECT_NE(r.out.find("\ntour "), std::string::npos) << r.out;
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  // One line per workload, "NAME  description", sorted by name.
+  std::vector<std::string> names;
+  size_t start = 0;
+  for (size_t nl; (nl = r.out.find('\n', start)) != std::string::npos;
+       start = nl + 1) {
+    std::string line = r.out.substr(start, nl - start);
+    size_t sp = line.find("  ");
+    EXPECT_NE(sp, std::string::npos) << line;
+    EXPECT_GT(line.size(), sp + 2) << line;
+    names.push_back(line.substr(0, sp));
+  }
+  EXPECT_EQ(start, r.out.size()) << "unterminated last line: " << r.out;
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end())) << r.out;
+  for (const char* want : {"syscalls", "tour", "spawn", "deadlock"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end())
+        << want << " missing:\n"
+        << r.out;
+  }
 }
 
 TEST(Cli, VersionNamesGoSemanticsAndTheCompiler) {

@@ -60,6 +60,10 @@ struct Hooks {
   // sysmon's every-two-minutes forced GC, and the scavenger's tick.
   void (*force_gc)() = nullptr;
   void (*scavenge)() = nullptr;
+  // How many timers p holds (scheddetail's timerslen); null prints 0.
+  // Called by the trace with sched.lock held and without owning p: it must
+  // not block or take sched.lock, and should read an atomic count.
+  int32_t (*timers_len)(P* p) = nullptr;
 };
 void set_hooks(const Hooks& hooks);
 
@@ -91,6 +95,10 @@ void start_the_world(int32_t new_procs);
 void globrunqput_list_locked(G* head, G* tail, int32_t n);
 void handoffp(P* p);
 void start_sysmon();
+void release_free_stacks();
+// Makes a list of waiting Gs (linked by sched_link) runnable from a thread
+// without a P (poller, sysmon).
+void inject_glist(G* list);
 void install_dump_hooks();
 void preemptone(P* p);
 // Wakes sysmon if it sleeps because every P was idle. REQUIRES: sched().lock.
@@ -98,6 +106,23 @@ void wake_sysmon_locked();
 const Hooks& hooks();
 G* hooks_poll_network(bool block);
 G* hooks_run_timers(P* p);
+
+// schedtrace.cc: sysmon's side of GODEBUG=schedtrace. The period in ms
+// (<= 0: off), and a tick that prints when a period has passed since the
+// last trace (sysmon thread only; `now` is nanotime).
+int32_t schedtrace_period_ms();
+void schedtrace_tick(int64_t now);
+
+// lockosthread.cc (Go's stoplockedm, startlockedm, mexit). stoplockedm:
+// m's locked G is not running; hand m's P (if any) to another M, sleep until
+// the G is runnable and a P is handed over; returns holding that P.
+// startlockedm: m picked g, which is locked to another M; hand that M m's P
+// and sleep (stopm). locked_goexit: g exited still locked to m; unwire it and
+// mark m exiting. mexit: hand off m's P and retire m; its thread then ends.
+void stoplockedm(M* m);
+void startlockedm(M* m, G* g);
+void locked_goexit(M* m, G* g);
+void mexit(M* m);
 
 }  // namespace gort::sched
 

@@ -51,8 +51,8 @@
 // (1) came before (c) (both fences are in the one total order of seq_cst
 // operations), and (c) sees the G. If (3) saw nmspinning == 0 it starts an M
 // itself. Either way somebody runs the G. The global queue is covered the
-// same way: it is checked under sched.lock before (a), and a producer that
-// puts there after that calls wakep, which then sees the idle P.
+// same way: (c) looks at its size too (a producer without a P puts there,
+// then calls wakep, which may see the M still spinning and leave it to it).
 //
 // ## Order of findRunnable (Go 1.19's)
 //
@@ -61,6 +61,7 @@
 // stealing, 4 rounds over the Ps in random order, runnext only in the last;
 // timers (hook); then give up the P and sleep.
 #include <cxxabi.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -68,11 +69,13 @@
 #include <mutex>
 
 #include "sched/internal.h"
+#include "sched/preempt.h"
 #include "sched/runtime.h"
 #include "sched/sched.h"
 #include "sys/clock.h"
 #include "sys/env.h"
 #include "sys/fatal.h"
+#include "sys/signal.h"
 #include "sys/syscall.h"
 #include "sys/thread.h"
 
@@ -95,6 +98,9 @@ constinit thread_local M* t_m = nullptr;
 constexpr uint32_t kGlobalQueueFairness = 61;
 // Dead Gs a P keeps before moving half of them to the global list (Go: 64).
 constexpr int32_t kGFreeLocalMax = 64;
+// Dead Gs whose stacks stay committed on the global list; beyond twice this,
+// sysmon returns the surplus stacks' memory to the OS.
+constexpr int32_t kGFreeGlobalKeep = 1024;
 // goids a P takes at once (Go's _GoidCacheBatch).
 constexpr int64_t kGoidBatch = 16;
 constexpr int kStealRounds = 4;
@@ -119,6 +125,31 @@ G* current_g() {
   M* m = getm();
   return m != nullptr ? m->curg : nullptr;
 }
+
+namespace {
+
+// No asynchronous preemption while the runtime works on a G's stack with
+// this M's P in hand and may call code outside the runtime's names (an
+// out-of-line std:: template, operator new): Go's acquirem/releasem, rule 2
+// of sched/preempt.cc. A plain load and store, no RMW: only this thread
+// writes m->locks, and the signal handler that reads it runs on this thread.
+inline M* acquirem() {
+  M* m = getm();
+  if (m != nullptr) {
+    m->locks.store(m->locks.load(std::memory_order_relaxed) + 1,
+                   std::memory_order_relaxed);
+  }
+  return m;
+}
+
+inline void releasem(M* m) {
+  if (m != nullptr) {
+    m->locks.store(m->locks.load(std::memory_order_relaxed) - 1,
+                   std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
 
 // ---- P list, M list, global run queue (sched.lock held) --------------------
 
@@ -213,12 +244,35 @@ void globrunqput(G* g) {
   globrunqput_list_locked(g, g, 1);
 }
 
+// Makes every G of `list` (linked by sched_link, each kWaiting) runnable on
+// the global queue and starts Ms for idle Ps to run them (Go's injectglist).
+// For pollers and sysmon, which hold no P.
+void inject_glist(G* list) {
+  if (list == nullptr) return;
+  Sched& s = sched();
+  int32_t n = 0;
+  G* tail = list;
+  for (G* g = list; g != nullptr; g = g->sched_link) {
+    GORT_CHECK(g->status.load(std::memory_order_acquire) == GStatus::kWaiting);
+    g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+    tail = g;
+    n++;
+  }
+  {
+    sys::MutexLock l(s.lock);
+    globrunqput_list_locked(list, tail, n);
+  }
+  for (int32_t i = 0; i < n && s.npidle.load(std::memory_order_acquire) > 0; i++) {
+    startm(nullptr, false);
+  }
+}
+
 // ---- P ownership -------------------------------------------------------------
 
 void acquirep(M* m, P* p) {
   GORT_CHECK(m->p == nullptr);
   GORT_CHECK(p->m == nullptr);
-  p->m = m;
+  relaxed_store(p->m, m);
   m->p = p;
   p->status.store(PStatus::kRunning, std::memory_order_release);
 }
@@ -227,7 +281,7 @@ P* releasep(M* m) {
   P* p = m->p;
   GORT_CHECK(p != nullptr);
   GORT_CHECK(p->m == m);
-  p->m = nullptr;
+  relaxed_store(p->m, static_cast<M*>(nullptr));
   m->p = nullptr;
   return p;
 }
@@ -241,6 +295,11 @@ void schedule_loop(M* m);
 void mstart(M* m) {
   t_m = m;
   m->tid = sys::current_tid();
+  // The M's alternate signal stack (Go's gsignal), on which the preemption
+  // and stack-overflow handlers run (sched/preempt.cc, stackguard.cc). It
+  // lives as long as the thread: mstart returns only when the M retires.
+  sys::SignalStack signal_stack;
+  minit(m);
   sys::init_thread_context(&m->g0);
   P* p = m->next_p;
   m->next_p = nullptr;
@@ -371,7 +430,7 @@ G* steal_work(M* m) {
   int32_t procs = s.gomaxprocs.load(std::memory_order_acquire);
   for (int round = 0; round < kStealRounds; round++) {
     bool last = round == kStealRounds - 1;
-    uint32_t start = p->rng.below(static_cast<uint32_t>(procs));
+    uint32_t start = steal_start(p->rng, procs);
     // A random coprime stride would visit every P in a random order, as Go's
     // randomOrder does; with few Ps a random start and stride 1 suffice.
     for (int32_t i = 0; i < procs; i++) {
@@ -458,7 +517,12 @@ top:
     // Step (b) of the spinning protocol: a seq_cst RMW.
     GORT_CHECK(s.nmspinning.fetch_sub(1, std::memory_order_seq_cst) > 0);
   }
-  if (was_spinning && any_runq_nonempty()) {  // step (c)
+  // Step (c) looks at the global queue too: a plain thread's go or ready
+  // (and exitsyscall's queueing) puts there and then calls wakep, which
+  // returns if it still sees this M spinning, as a local producer's does.
+  // seq_cst load: after the RMW of step (b) in the single total order.
+  if (was_spinning && (any_runq_nonempty() ||
+                       s.runq_size.load(std::memory_order_seq_cst) > 0)) {
     P* p2;
     {
       sys::MutexLock l(s.lock);
@@ -480,14 +544,23 @@ void execute(M* m, G* g, bool inherit_time) {
   CxaEhGlobals* eh = reinterpret_cast<CxaEhGlobals*>(__cxa_get_globals());
   for (;;) {
     P* p = m->p;
-    if (!inherit_time) p->schedtick++;
+    if (!inherit_time) relaxed_store(p->schedtick, p->schedtick + 1);
     p->goroutines_run.fetch_add(1, std::memory_order_relaxed);
-    g->m = m;
-    m->curg = g;
+    relaxed_store(g->m, m);
+    // Release, not relaxed: pairs with preemptone's acquire load, so that
+    // sysmon's store to g->preempt is ordered after g was made (a plain mov
+    // on x86 either way).
+    __atomic_store_n(&m->curg, g, __ATOMIC_RELEASE);
     g->status.store(GStatus::kRunning, std::memory_order_relaxed);
     eh->caught_exceptions = g->eh.caught_exceptions;
     eh->uncaught_exceptions = g->eh.uncaught_exceptions;
+    // Preemption (sched/preempt.cc): a request made before this run is
+    // void (Go's execute), and yield_point() reads g's flag through this
+    // thread's slot while g runs here; g0 reads a flag never set.
+    g->preempt.store(false, std::memory_order_relaxed);
+    preempt_internal::t_preempt_flag = &g->preempt;
     sys::switch_context(&m->g0, &g->context, 0);
+    preempt_internal::t_preempt_flag = &preempt_internal::g_never_preempt;
     // Back on g0. The G may have run on other Ms in between (blocking()
     // hands Ms over), but it switched to this M's g0.
     g->eh.caught_exceptions = eh->caught_exceptions;
@@ -498,7 +571,8 @@ void execute(M* m, G* g, bool inherit_time) {
       sys::fatalf("stack overflow (goroutine %lld)",
                   static_cast<long long>(g->id));
     }
-    m->curg = nullptr;
+    relaxed_store(m->curg, static_cast<G*>(nullptr));
+    relaxed_store(g->m, static_cast<M*>(nullptr));  // Go's dropg: off its M (scheddetail prints m=-1)
     MOp op = m->op;
     m->op = MOp::kNone;
     switch (op) {
@@ -529,11 +603,16 @@ void execute(M* m, G* g, bool inherit_time) {
         return;
       case MOp::kExitSyscall:
         // exitsyscall found no P for g: queue it and park this P-less M.
+        // g's entersyscall raised this M's locks; g may resume on another M
+        // (whose locks exitsyscall raises again before its own decrement),
+        // so drop this M's count here, or it stays > 0 on this M and goes
+        // negative on the other.
+        m->locks.fetch_sub(1, std::memory_order_relaxed);
         g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
         globrunqput(g);
         wakep();
-        stopm(m);
-        return;
+        if (m->locked_g == nullptr) stopm(m);  // else: schedule_loop waits
+        return;                                // for g (stoplockedm)
       case MOp::kNone:
         sys::fatal("schedule: goroutine switched to g0 without a request");
     }
@@ -542,9 +621,20 @@ void execute(M* m, G* g, bool inherit_time) {
 
 void schedule_loop(M* m) {
   for (;;) {
+    // lockosthread.cc: an M wired to a G runs that G and nothing else; an M
+    // whose wired G exited retires, and mstart returns (the thread ends).
+    while (m->locked_g != nullptr) {
+      stoplockedm(m);
+      execute(m, m->locked_g, false);
+    }
+    if (m->exiting) return mexit(m);
     bool inherit_time;
     G* g = find_runnable(m, &inherit_time);
     if (m->spinning) reset_spinning(m);
+    if (g->locked_m != nullptr) {  // only its own M may run it
+      startlockedm(m, g);
+      continue;
+    }
     execute(m, g, inherit_time);
   }
 }
@@ -567,7 +657,7 @@ void schedinit() {
       P* p = new P;
       p->id = i;
       p->status.store(PStatus::kDead, std::memory_order_relaxed);
-      p->rng.state = seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(i + 1);
+      p->rng.state = rng_seed_for_p(seed, i);
       s->allp[i] = p;
     }
     int32_t n = std::clamp<int32_t>(env.gomaxprocs, 1, kMaxProcs);
@@ -577,7 +667,10 @@ void schedinit() {
       for (int32_t i = n - 1; i >= 0; i--) pidleput(s->allp[i]);
     }
     s->gomaxprocs.store(n, std::memory_order_release);
+    initsig();  // signal handlers, before sysmon or any M (preempt.cc)
     start_sysmon();
+    // The goroutine dump on fatal errors and panics, and on SIGQUIT (run.cc).
+    install_dump_hooks();
   });
 }
 
@@ -592,14 +685,29 @@ void allgadd(G* g) {
   s.allg.store(g, std::memory_order_release);
 }
 
+// Pops a dead G from the global lists, preferring one whose stack is still
+// committed. REQUIRES: gfree_lock held.
+G* gfget_global_locked() {
+  Sched& s = sched();
+  G* g = s.gfree;
+  if (g != nullptr) {
+    s.gfree = g->sched_link;
+    s.gfree_count--;
+  } else if ((g = s.gfree_released) != nullptr) {
+    s.gfree_released = g->sched_link;
+    s.gfree_released_count--;
+  }
+  if (g != nullptr) g->sched_link = nullptr;
+  return g;
+}
+
 G* gfget(P* p) {
   Sched& s = sched();
   if (p->gfree == nullptr) {
     sys::MutexLock l(s.gfree_lock);
-    while (p->gfree_count < kGFreeLocalMax / 2 && s.gfree != nullptr) {
-      G* g = s.gfree;
-      s.gfree = g->sched_link;
-      s.gfree_count--;
+    while (p->gfree_count < kGFreeLocalMax / 2) {
+      G* g = gfget_global_locked();
+      if (g == nullptr) break;
       g->sched_link = p->gfree;
       p->gfree = g;
       p->gfree_count++;
@@ -659,10 +767,42 @@ void goroutine_entry(void* arg, uintptr_t) {
 
 }  // namespace
 
+// Returns to the OS the stack memory of dead Gs beyond the first
+// kGFreeGlobalKeep on the global free list (Go frees surplus stacks at each
+// GC; gort's sysmon calls this on its looks). The Gs stay on a second list
+// and are reused last; their first touch faults a zero page back in.
+void release_free_stacks() {
+  Sched& s = sched();
+  G* cold = nullptr;
+  int32_t n = 0;
+  {
+    sys::MutexLock l(s.gfree_lock);
+    if (s.gfree_count <= 2 * kGFreeGlobalKeep) return;
+    G* keep_tail = s.gfree;
+    for (int32_t i = 1; i < kGFreeGlobalKeep; i++) keep_tail = keep_tail->sched_link;
+    cold = keep_tail->sched_link;
+    keep_tail->sched_link = nullptr;
+    n = s.gfree_count - kGFreeGlobalKeep;
+    s.gfree_count = kGFreeGlobalKeep;
+  }
+  // The detached Gs are ours alone now: release outside the lock.
+  G* tail = cold;
+  for (G* g = cold; g != nullptr; g = g->sched_link) {
+    sys::madvise(reinterpret_cast<void*>(g->stack->lo), g->stack->size(),
+                 MADV_DONTNEED);
+    tail = g;
+  }
+  sys::MutexLock l(s.gfree_lock);
+  tail->sched_link = s.gfree_released;
+  s.gfree_released = cold;
+  s.gfree_released_count += n;
+}
+
 void goexit0(M* m, G* g) {
   Sched& s = sched();
   g->status.store(GStatus::kDead, std::memory_order_relaxed);
-  g->m = nullptr;
+  relaxed_store(g->m, static_cast<M*>(nullptr));
+  if (g->locked_m != nullptr) locked_goexit(m, g);  // m exits (lockosthread.cc)
   g->invoke = nullptr;
   g->closure = nullptr;
   g->wait_reason = WaitReason::kZero;
@@ -681,19 +821,14 @@ void goexit0(M* m, G* g) {
 G* newproc_begin(std::source_location loc) {
   schedinit();
   Sched& s = sched();
-  M* m = getm();
+  M* m = acquirem();  // released before returning to the caller's template
   P* p = m != nullptr ? m->p : nullptr;
   G* g = nullptr;
   if (p != nullptr) {
     g = gfget(p);
   } else {
     sys::MutexLock l(s.gfree_lock);
-    if (s.gfree != nullptr) {
-      g = s.gfree;
-      s.gfree = g->sched_link;
-      s.gfree_count--;
-      g->sched_link = nullptr;
-    }
+    g = gfget_global_locked();
   }
   if (g == nullptr) {
     g = new G;
@@ -714,6 +849,7 @@ G* newproc_begin(std::source_location loc) {
   g->created_at = loc;
   G* parent = m != nullptr ? m->curg : nullptr;
   g->parent_id = parent != nullptr ? parent->id : 0;
+  releasem(m);
   return g;
 }
 
@@ -733,13 +869,14 @@ void newproc_end(G* g) {
   g->eh = EhGlobals{};
   s.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-  M* m = getm();
+  M* m = acquirem();
   if (m != nullptr && m->p != nullptr) {
     runqput(m->p, g, true);  // the release in put publishes g to thieves
   } else {
     globrunqput(g);  // the lock publishes g
   }
   wakep();
+  releasem(m);
 }
 
 // ---- park, ready, yield -------------------------------------------------------------
@@ -776,13 +913,14 @@ void ready(G* g) {
                 status_string(st), static_cast<long long>(g->id));
   }
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-  M* m = getm();
+  M* m = acquirem();
   if (m != nullptr && m->p != nullptr) {
     runqput(m->p, g, true);
   } else {
     globrunqput(g);
   }
   wakep();
+  releasem(m);
 }
 
 void gosched(MOp op) {

@@ -20,6 +20,7 @@ namespace {
 sys::Mutex g_run_lock;
 bool g_run_active = false;
 G* g_main_g = nullptr;
+bool g_main_exited = false;  // this run's main G has exited (under lock)
 sys::Note g_run_note;
 
 // ---- the dump: no allocation, raw writes ------------------------------------
@@ -93,10 +94,23 @@ int run_main(G* g) {
   g_run_note.clear();
   {
     sys::MutexLock l(s.lock);
-    g_run_active = true;
-    g_main_g = g;
+    g_main_exited = false;
   }
+  // Queue the main G first and only then mark the run active: until the G
+  // is on a run queue nothing is runnable, and an M of an earlier run that
+  // goes idle in between would call that a deadlock. The G may run, and even
+  // exit, before we get the lock back: then the run is already over. Ms that
+  // went idle before the run became active did not check for a deadlock, so
+  // check here once (the main G may already be parked for good).
   newproc_end(g);
+  {
+    sys::MutexLock l(s.lock);
+    if (!g_main_exited) {
+      g_run_active = true;
+      g_main_g = g;
+      checkdead();
+    }
+  }
   g_run_note.sleep();
   g_run_lock.unlock();
   return 0;
@@ -106,6 +120,7 @@ void main_exited() {
   Sched& s = sched();
   {
     sys::MutexLock l(s.lock);
+    g_main_exited = true;
     g_run_active = false;
     g_main_g = nullptr;
   }

@@ -26,6 +26,20 @@
 
 namespace gort::sched {
 
+// Fields that one thread owns but others (sysmon, schedtrace, the dump) read
+// as hints without a lock: p->m, m->curg, g->m, p->schedtick. The owner
+// writes them with relaxed_store and the others read with relaxed_load, so
+// the races are benign and visible as such to TSan; the owner's own plain
+// reads race with nothing.
+template <typename T>
+inline T relaxed_load(const T& field) {
+  return __atomic_load_n(&field, __ATOMIC_RELAXED);
+}
+template <typename T>
+inline void relaxed_store(T& field, T value) {
+  __atomic_store_n(&field, value, __ATOMIC_RELAXED);
+}
+
 enum class PStatus : uint32_t {
   kIdle = 0,     // on the idle P list, no M; owned by sched.lock
   kRunning = 1,  // held by an M running Go code or the scheduler
@@ -47,6 +61,18 @@ struct Rng {
     return static_cast<uint32_t>((static_cast<uint64_t>(static_cast<uint32_t>(next())) * n) >> 32);
   }
 };
+
+// P `id`'s first Rng state for the runtime's seed (GODEBUG=gortseed=N, or
+// the clock): one seed fixes every P's sequence of choices.
+inline uint64_t rng_seed_for_p(uint64_t seed, int32_t id) {
+  return seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(id + 1);
+}
+
+// Where a round of work stealing starts among `procs` Ps (steal_work); the
+// one place its random victim order comes from. REQUIRES: procs > 0.
+inline uint32_t steal_start(Rng& rng, int32_t procs) {
+  return rng.below(static_cast<uint32_t>(procs));
+}
 
 struct P {
   int32_t id = 0;
@@ -99,7 +125,9 @@ struct M {
   int32_t tid = 0;
   // > 0: inside the runtime; no async preemption (Go's m.locks).
   std::atomic<int32_t> locks{0};
-  G* locked_g = nullptr;  // lock_os_thread
+  G* locked_g = nullptr;  // lock_os_thread: the G wired to it (Go's lockedg)
+  uint32_t locked_ext = 0;  // lock_os_thread nesting (Go's lockedExt)
+  bool exiting = false;   // its locked G exited: the thread ends (mexit)
   bool blocked = false;   // sleeping on park
   P* oldp = nullptr;      // the P it held when its G entered a syscall
   int64_t syscall_since = 0;
@@ -154,6 +182,9 @@ struct Sched {
   sys::Mutex gfree_lock;
   G* gfree ABSL_GUARDED_BY(gfree_lock) = nullptr;
   int32_t gfree_count ABSL_GUARDED_BY(gfree_lock) = 0;
+  // Dead Gs whose stacks sysmon returned to the OS (release_free_stacks).
+  G* gfree_released ABSL_GUARDED_BY(gfree_lock) = nullptr;
+  int32_t gfree_released_count ABSL_GUARDED_BY(gfree_lock) = 0;
 
   // Every G ever made (never freed) and every M, for the dump and the GC.
   // Prepended under allg_lock with a release store; readers that cannot

@@ -7,6 +7,8 @@
 //   num_goroutine()      live goroutines (Go's runtime.NumGoroutine)
 //   gomaxprocs(n)        sets the number of Ps; returns the previous one
 //   blocking(f)          runs a blocking call, handing the P to another M
+//   lock_os_thread()     wires the goroutine to its thread (LockOSThread)
+//   unlock_os_thread()   undoes one lock_os_thread (UnlockOSThread)
 //
 // Semantics are Go's. `run` may be called again after it returns (the
 // runtime stays up between calls; goroutines left running by a finished
@@ -34,6 +36,7 @@
 #include <utility>
 
 #include "sched/g.h"
+#include "sched/preempt.h"
 
 namespace gort {
 namespace sched {
@@ -59,7 +62,7 @@ void install_closure(G* g, Fn&& fn) {
         F* f;
         ~Destroy() { f->~F(); }
       } destroy{f};
-      (*f)();
+      gort_user_call(*f);  // keeps f's code preemptible (sched/preempt.h)
     };
   } else {
     void* mem = closure_heap_alloc(sizeof(F));
@@ -78,7 +81,7 @@ void install_closure(G* g, Fn&& fn) {
           closure_heap_free(f);
         }
       } destroy{f};
-      (*f)();
+      gort_user_call(*f);  // keeps f's code preemptible (sched/preempt.h)
     };
   }
 }
@@ -125,11 +128,31 @@ int64_t num_goroutine();
 int gomaxprocs(int n);
 
 // Preemption check for hot loops without runtime calls: yields if sysmon
-// asked this goroutine to (it has run for 10 ms).
+// asked this goroutine to (it has run for 10 ms). Such loops are also
+// preempted by signal (sched/preempt.h) unless GODEBUG=asyncpreemptoff=1 or
+// the build cannot (TSan); yield_point is the way that always works. Costs
+// two loads and a branch (no call) when no preemption is asked.
 inline void yield_point() {
-  if (sched::preempt_requested()) [[unlikely]]
+  if (sched::preempt_flag_set()) [[unlikely]]
     sched::preempt_yield();
 }
+
+// Wires the calling goroutine to the thread it runs on (Go's
+// runtime.LockOSThread): from now on it runs only on this thread, and no
+// other goroutine runs there, until it has called unlock_os_thread as many
+// times as lock_os_thread (calls nest, as since Go 1.10). When it blocks or
+// yields, its thread hands the P to another thread and sleeps until the
+// goroutine is runnable again. If the goroutine exits still locked, its
+// thread exits too (as Go kills it: the goroutine may have changed per-thread
+// state). Use it around code that depends on per-thread state (thread-local
+// C libraries, setns, signal masks). On a plain thread it does nothing.
+void lock_os_thread();
+// Undoes one lock_os_thread; when the count drops to zero the goroutine is
+// unwired and its thread may run other goroutines again. Without an active
+// lock_os_thread it does nothing. Before the last unlock the caller must
+// undo any per-thread change other goroutines must not see (else: stay
+// locked and let the thread exit with the goroutine).
+void unlock_os_thread();
 
 namespace sched {
 void entersyscall();

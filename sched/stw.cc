@@ -88,7 +88,9 @@ void stop_the_world() {
     sys::MutexLock l(s.lock);
     s.stopnote.clear();
     s.stopwait = s.gomaxprocs.load(std::memory_order_relaxed);
-    s.gcwaiting.store(true, std::memory_order_release);
+    // seq_cst, as the CAS below: pairs with entersyscall's seq_cst store of
+    // kSyscall and load of gcwaiting (see there).
+    s.gcwaiting.store(true, std::memory_order_seq_cst);
     preemptall();
     if (mine != nullptr) {
       mine->status.store(PStatus::kGCStop, std::memory_order_release);
@@ -99,7 +101,7 @@ void stop_the_world() {
       P* p = s.allp[i];
       PStatus expected = PStatus::kSyscall;
       if (p->status.compare_exchange_strong(expected, PStatus::kGCStop,
-                                            std::memory_order_acq_rel)) {
+                                            std::memory_order_seq_cst)) {
         s.stopwait--;
       }
     }

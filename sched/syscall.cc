@@ -29,10 +29,16 @@ void entersyscall() {
   g->wait_since = m->syscall_since = sys::nanotime();
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
   m->oldp = releasep(m);
-  // release: publishes the above to whoever CASes the P away from us.
-  p->status.store(PStatus::kSyscall, std::memory_order_release);
+  // seq_cst store, then seq_cst load of gcwaiting: a store-then-load pair
+  // that stop_the_world mirrors (gcwaiting store, then CAS of this status),
+  // so at least one side sees the other (Go's atomic.Store here is an xchg,
+  // a full fence). With release/acquire the load could be ordered before the
+  // store (x86's store buffer): we would miss gcwaiting and the stopper
+  // would miss kSyscall, and wait for this P until the call returns. The
+  // store also publishes the above to whoever CASes the P away from us.
+  p->status.store(PStatus::kSyscall, std::memory_order_seq_cst);
   Sched& s = sched();
-  if (s.gcwaiting.load(std::memory_order_acquire)) {
+  if (s.gcwaiting.load(std::memory_order_seq_cst)) {
     // A stop-the-world is waiting for this P: give it over now.
     PStatus expected = PStatus::kSyscall;
     if (p->status.compare_exchange_strong(expected, PStatus::kGCStop,
@@ -68,7 +74,11 @@ void exitsyscall() {
       // continue when some M runs us again.
       m->op = MOp::kExitSyscall;
       sys::switch_context(&g->context, &m->g0, 0);
+      // Possibly another M. The old M's g0 dropped the locks count that
+      // entersyscall took there (execute, kExitSyscall); take it on this M
+      // so that the decrement below balances here.
       m = getm();
+      m->locks.fetch_add(1, std::memory_order_relaxed);
     }
   }
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);

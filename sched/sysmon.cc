@@ -7,11 +7,12 @@
 //   1. retakes Ps that have been in a syscall for a whole look (and longer
 //      than 10 ms if no other work waits): CAS kSyscall -> kIdle, handoffp;
 //   2. asks the G of a P that has run the same G for 10 ms to yield
-//      (g->preempt; async preemption by signal is a later step);
+//      (g->preempt), and signals its thread (SIGURG; sched/preempt.cc);
 //   3. polls the network if nobody has for 10 ms (hook);
 //   4. every two minutes calls the forced-GC hook; each look the scavenge
 //      hook.
 #include "sched/internal.h"
+#include "sched/preempt.h"
 #include "sched/runtime.h"
 #include "sys/clock.h"
 #include "sys/syscall.h"
@@ -59,7 +60,7 @@ int retake(int64_t now) {
         handoffp(p);
       }
     } else if (st == PStatus::kRunning) {
-      uint32_t t = p->schedtick;  // racy read of a counter: only a hint
+      uint32_t t = relaxed_load(p->schedtick);  // a hint: see runtime.h
       if (p->sysmon_schedtick != t) {
         p->sysmon_schedtick = t;
         p->sysmon_schedwhen = now;
@@ -76,6 +77,7 @@ void sysmon_loop() {
   int64_t delay_us = kMinDelayUs;
   int idle = 0;
   int64_t last_gc = sys::nanotime();
+  int64_t last_poll = last_gc;
   for (;;) {
     if (idle == 0) {
       delay_us = kMinDelayUs;
@@ -87,9 +89,12 @@ void sysmon_loop() {
     bool all_idle;
     {
       sys::MutexLock l(s.lock);
-      all_idle = s.gcwaiting.load(std::memory_order_relaxed) ||
-                 s.npidle.load(std::memory_order_relaxed) ==
-                     s.gomaxprocs.load(std::memory_order_relaxed);
+      // No deep sleep while schedtrace is on, so its lines come on time
+      // (Go's sysmon does the same).
+      all_idle = schedtrace_period_ms() <= 0 &&
+                 (s.gcwaiting.load(std::memory_order_relaxed) ||
+                  s.npidle.load(std::memory_order_relaxed) ==
+                      s.gomaxprocs.load(std::memory_order_relaxed));
       if (all_idle) {
         s.sysmonwait = true;
       }
@@ -117,16 +122,34 @@ void sysmon_loop() {
       if (g_hooks.force_gc != nullptr) g_hooks.force_gc();
     }
     if (g_hooks.scavenge != nullptr) g_hooks.scavenge();
+    release_free_stacks();
+    // Poll the network if nobody has for 10 ms (Go's sysmon does the same),
+    // so that I/O-ready goroutines run even when every M is busy.
+    if (g_hooks.poll_network != nullptr && now - last_poll >= kForcePreemptNs) {
+      last_poll = now;
+      if (G* list = g_hooks.poll_network(false, 0)) inject_glist(list);
+    }
+    schedtrace_tick(now);  // GODEBUG=schedtrace (schedtrace.cc)
   }
 }
 
 }  // namespace
 
 void preemptone(P* p) {
-  M* m = p->m;
+  M* m = relaxed_load(p->m);
   if (m == nullptr) return;
-  G* g = m->curg;  // racy: the G may be switching; a stale flag is harmless
-  if (g != nullptr) g->preempt.store(true, std::memory_order_relaxed);
+  // Racy: the G may be switching out; a stale flag is harmless (it only
+  // makes some later goroutine yield once early). Acquire: pairs with
+  // execute's release store, which orders g's construction before the
+  // store to g->preempt below.
+  G* g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
+  if (g == nullptr) return;
+  g->preempt.store(true, std::memory_order_relaxed);
+  // Asynchronous preemption (sched/preempt.cc): SIGURG to m's thread, so
+  // that a loop without runtime calls stops too. The handler re-checks
+  // everything on the thread itself; a signal that finds another G, or an
+  // unsafe point, is declined and sysmon asks again at its next look.
+  preempt_m(m);
 }
 
 void wake_sysmon_locked() {

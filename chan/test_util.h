@@ -1,0 +1,121 @@
+// chan/test_util.h: what chan's tests share (testonly).
+//
+//   Watchdog     aborts a hung test with the goroutine dump (SIGQUIT)
+//   ChanTest     a fixture whose TearDown fails on leaked goroutines
+//   scaled       how far a stress test scales down under the sanitizers
+//   kTsan        built with ThreadSanitizer
+//   KeepRunnable a goroutine that yields until destroyed, so that Go's
+//                deadlock check (which cannot see plain threads) does not
+//                fire while goroutines wait for a plain thread
+//
+// Thread safety: each object is used by the thread that made it.
+#ifndef GORT_CHAN_TEST_UTIL_H_
+#define GORT_CHAN_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "chan/chan.h"
+#include "sched/sched.h"
+#include "sys/clock.h"
+
+namespace gort::chan_testing {
+
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kTsan = true;
+#else
+inline constexpr bool kTsan = false;
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAsan = true;
+#else
+inline constexpr bool kAsan = false;
+#endif
+
+// Full scale in the default build; smaller under ASan and TSan (slower, and
+// GCC's TSan dies past ~8000 live fibers).
+inline constexpr int64_t scaled(int64_t full, int64_t asan, int64_t tsan) {
+  return kTsan ? tsan : kAsan ? asan : full;
+}
+
+// Raises SIGQUIT (the runtime prints every goroutine and exits 2) if not
+// destroyed within `seconds`: a lost wakeup fails fast and shows where
+// everyone is parked, instead of running into Bazel's timeout.
+class Watchdog {
+ public:
+  Watchdog(const char* what, int seconds)
+      : what_(what), thread_([this, seconds] { watch(seconds); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void watch(int seconds) {
+    std::unique_lock<std::mutex> l(mu_);
+    if (cv_.wait_for(l, std::chrono::seconds(seconds), [this] { return done_; })) return;
+    std::fprintf(stderr, "watchdog: %s did not finish within %d s\n", what_, seconds);
+    std::fflush(stderr);
+    std::raise(SIGQUIT);
+    std::abort();
+  }
+
+  const char* what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// Checked after every test: every goroutine the test started has exited
+// (a goroutine that signals and then returns gets a grace period).
+class ChanTest : public ::testing::Test {
+ protected:
+  void SetUp() override { baseline_ = num_goroutine(); }
+  void TearDown() override {
+    int64_t deadline = sys::nanotime() + 5'000'000'000;
+    while (num_goroutine() > baseline_ && sys::nanotime() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(num_goroutine(), baseline_) << "goroutines leaked by the test";
+  }
+
+ private:
+  int64_t baseline_ = 0;
+};
+
+// REQUIRES: made and destroyed on the same goroutine.
+class KeepRunnable {
+ public:
+  KeepRunnable() : done_(make_chan<int>()) {
+    go([this] {
+      while (!stop_.load(std::memory_order_relaxed)) yield();
+      done_.send(0);
+    });
+  }
+  ~KeepRunnable() {
+    stop_.store(true, std::memory_order_relaxed);
+    done_.recv();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  Chan<int> done_;
+};
+
+}  // namespace gort::chan_testing
+
+#endif  // GORT_CHAN_TEST_UTIL_H_
