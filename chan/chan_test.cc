@@ -20,13 +20,15 @@
 #include "chan/test_util.h"
 #include "sched/panic.h"
 #include "sched/sched.h"
-#include "sys/clock.h"
 
 namespace gort {
 namespace {
 
 using chan_testing::ChanTest;
 using chan_testing::scaled;
+using chan_testing::queued_receivers;
+using chan_testing::queued_senders;
+using chan_testing::wait_until;
 using chan_testing::Watchdog;
 
 // Sets GOMAXPROCS for a scope.
@@ -38,12 +40,6 @@ class ScopedProcs {
  private:
   int old_;
 };
-
-// Yields (letting other goroutines run) for about `ms` milliseconds.
-void spin_yield_ms(int64_t ms) {
-  int64_t until = sys::nanotime() + ms * 1'000'000;
-  while (sys::nanotime() < until) yield();
-}
 
 template <typename F>
 std::string or_panic(F&& f) {
@@ -320,7 +316,12 @@ TEST_F(ChanTest, OperationTable) {
           done.store(true, std::memory_order_release);
           finished.send(0);
         });
-        spin_yield_ms(20);
+        // Blocked means queued on the channel (or, if it wrongly did not
+        // block, done).
+        wait_until([&] {
+          return done.load(std::memory_order_acquire) ||
+                 queued_receivers(c) + queued_senders(c) == 1;
+        });
         EXPECT_FALSE(done.load(std::memory_order_acquire)) << ctx << ": did not block";
         c.close();
         finished.recv();
@@ -434,12 +435,13 @@ TEST_F(ChanTest, BufferedFifoAcrossWrapAround) {
 // Invariant (S2): a send to a parked receiver hands the value over
 // directly; the buffer is bypassed (len stays 0) and the receiver gets it.
 TEST_F(ChanTest, SendToParkedReceiver) {
+  Watchdog wd("SendToParkedReceiver", 60);
   run([] {
     for (int cap : {0, 4}) {
       auto c = make_chan<int>(cap);
       auto got = make_chan<int>(1);
       go([c, got] { got.send(c.recv()); });
-      spin_yield_ms(5);  // let it park
+      wait_until([&] { return queued_receivers(c) == 1; });
       c.send(42);
       EXPECT_EQ(got.recv(), 42);
       EXPECT_EQ(c.len(), 0);
@@ -451,6 +453,7 @@ TEST_F(ChanTest, SendToParkedReceiver) {
 // the head and moves the first parked sender's value to the tail: FIFO
 // holds across buffer and parked senders.
 TEST_F(ChanTest, RecvFromFullBufferWithParkedSenders) {
+  Watchdog wd("RecvFromFullBufferWithParkedSenders", 60);
   run([] {
     auto c = make_chan<int>(2);
     c.send(0);
@@ -461,7 +464,7 @@ TEST_F(ChanTest, RecvFromFullBufferWithParkedSenders) {
         c.send(v);
         done.send(v);
       });
-      spin_yield_ms(3);  // park in order 2, 3, 4
+      wait_until([&] { return queued_senders(c) == v - 1; });  // parked in order
     }
     EXPECT_EQ(c.len(), 2);
     for (int want = 0; want < 5; ++want) EXPECT_EQ(c.recv(), want);
@@ -472,6 +475,7 @@ TEST_F(ChanTest, RecvFromFullBufferWithParkedSenders) {
 // Invariant: an unbuffered send completes only when a receiver takes the
 // value (the rendezvous), and the receive happens-before the send returns.
 TEST_F(ChanTest, UnbufferedRendezvous) {
+  Watchdog wd("UnbufferedRendezvous", 60);
   run([] {
     auto c = make_chan<int>();
     std::atomic<int> stage{0};
@@ -481,7 +485,7 @@ TEST_F(ChanTest, UnbufferedRendezvous) {
       EXPECT_EQ(stage.load(), 1);  // the receiver was there first
       done.send(0);
     });
-    spin_yield_ms(5);
+    wait_until([&] { return queued_senders(c) == 1; });
     stage.store(1);
     EXPECT_EQ(c.recv(), 1);
     done.recv();
@@ -491,6 +495,7 @@ TEST_F(ChanTest, UnbufferedRendezvous) {
 // Invariant: close wakes every parked receiver with (T{}, false) and makes
 // every parked sender panic with Go's message.
 TEST_F(ChanTest, CloseWakesEveryone) {
+  Watchdog wd("CloseWakesEveryone", 60);
   run([] {
     constexpr int kEach = 16;
     auto r = make_chan<int>();
@@ -504,7 +509,7 @@ TEST_F(ChanTest, CloseWakesEveryone) {
       });
       go([s, results] { results.send(or_panic([&] { s.send(1); return std::string("sent"); })); });
     }
-    spin_yield_ms(10);
+    wait_until([&] { return queued_receivers(r) == kEach && queued_senders(s) == kEach; });
     r.close();
     s.close();
     int recvs = 0, panics = 0;
@@ -579,6 +584,7 @@ std::atomic<int> Counted::live{0};
 // duplication, and values still buffered when the last handle goes are
 // destroyed (no leak: the live count returns to zero).
 TEST_F(ChanTest, MoveOnlyElements) {
+  Watchdog wd("MoveOnlyElements", 60);
   Counted::live = 0;
   run([] {
     auto c = make_chan<Counted>(2);
@@ -591,7 +597,7 @@ TEST_F(ChanTest, MoveOnlyElements) {
     go([u] { u.send(std::make_unique<int>(3)); });
     EXPECT_EQ(*u.recv(), 3);  // from a parked or arriving sender
     go([u] { EXPECT_EQ(*u.recv(), 4); });
-    spin_yield_ms(2);
+    wait_until([&] { return queued_receivers(u) == 1; });
     u.send(std::make_unique<int>(4));  // to a parked receiver
     auto v = std::make_unique<int>(5);
     EXPECT_FALSE(u.try_send(std::move(v)));  // nobody there: kept

@@ -292,6 +292,12 @@ void WaitQueue::remove(Sudog* sg) {
   }
 }
 
+int64_t WaitQueue::size() const {
+  int64_t n = 0;
+  for (Sudog* sg = first_.load(std::memory_order_relaxed); sg != nullptr; sg = sg->next) ++n;
+  return n;
+}
+
 // ---- HChan ---------------------------------------------------------------------
 
 HChan* HChan::make(const ElemOps* ops, int64_t cap) {
@@ -326,6 +332,16 @@ void HChan::destroy() {
   const size_t align = std::max(alignof(HChan), ops_->align);
   this->~HChan();
   ::operator delete(static_cast<void*>(this), std::align_val_t(align));
+}
+
+int64_t HChan::queued_receivers() {
+  sys::MutexLock l(lock_);
+  return recvq_.size();
+}
+
+int64_t HChan::queued_senders() {
+  sys::MutexLock l(lock_);
+  return sendq_.size();
 }
 
 // ---- the operations --------------------------------------------------------------

@@ -128,6 +128,8 @@ class WaitQueue {
   Sudog* dequeue();
   // Removes sg if it is still queued (a select cleaning up its other cases).
   void remove(Sudog* sg);
+  // Sudogs queued (stale select sudogs included).
+  int64_t size() const;
 
  private:
   std::atomic<Sudog*> first_{nullptr};
@@ -173,6 +175,11 @@ class HChan {
     return qcount_.load(std::memory_order_acquire) == 0;
   }
   bool closed_hint() const { return closed_.load(std::memory_order_acquire) != 0; }
+
+  // Receivers and senders queued now (takes the lock): for tests and
+  // introspection. A select waiting on the channel counts once per case.
+  int64_t queued_receivers();
+  int64_t queued_senders();
 
  private:
   friend bool chansend(HChan* c, void* elem, bool block);

@@ -19,13 +19,15 @@
 #include "chan/test_util.h"
 #include "sched/panic.h"
 #include "sched/sched.h"
-#include "sys/clock.h"
 
 namespace gort {
 namespace {
 
 using chan_testing::ChanTest;
 using chan_testing::scaled;
+using chan_testing::queued_receivers;
+using chan_testing::queued_senders;
+using chan_testing::wait_until;
 using chan_testing::Watchdog;
 
 class ScopedProcs {
@@ -36,11 +38,6 @@ class ScopedProcs {
  private:
   int old_;
 };
-
-void spin_yield_ms(int64_t ms) {
-  int64_t until = sys::nanotime() + ms * 1'000'000;
-  while (sys::nanotime() < until) yield();
-}
 
 // Pearson's statistic of counts against the uniform distribution.
 double chi_square(const std::vector<int64_t>& counts) {
@@ -151,7 +148,8 @@ TEST_F(ChanTest, BlockedSelectSameChannelTwiceFiresOnce) {
                on_recv(other, [=](int v) { fired.send(-v); }),
                on_recv(c, [=](int v) { fired.send(v); }));
       });
-      c.send(round);  // blocks until the select takes it
+      wait_until([&] { return queued_receivers(c) == 2 && queued_receivers(other) == 1; });
+      c.send(round);
       EXPECT_EQ(fired.recv(), round);
       EXPECT_FALSE(c.try_send(1)) << "a stale select sudog took a value";
       EXPECT_FALSE(other.try_send(1)) << "a stale select sudog took a value";
@@ -221,7 +219,10 @@ TEST_F(ChanTest, BlockedSelectWakeups) {
         }
         outcome.send(what);
       });
-      spin_yield_ms(5);
+      // Parked: one sudog on each of its three channels.
+      wait_until([&] {
+        return queued_receivers(r) == 1 && queued_senders(s) == 1 && queued_receivers(quiet) == 1;
+      });
       switch (how) {
         case kSendToRecvCase:
           r.send(3);

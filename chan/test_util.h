@@ -4,6 +4,10 @@
 //   ChanTest     a fixture whose TearDown fails on leaked goroutines
 //   scaled       how far a stress test scales down under the sanitizers
 //   kTsan        built with ThreadSanitizer
+//   queued_receivers / queued_senders
+//                parties blocked on a channel now (to wait until a
+//                goroutine has really parked before acting on it)
+//   wait_until   yields until a condition holds
 //   KeepRunnable a goroutine that yields until destroyed, so that Go's
 //                deadlock check (which cannot see plain threads) does not
 //                fire while goroutines wait for a plain thread
@@ -96,6 +100,22 @@ class ChanTest : public ::testing::Test {
  private:
   int64_t baseline_ = 0;
 };
+
+template <typename T>
+int64_t queued_receivers(const Chan<T>& c) {
+  return chan_internal::Access::hchan(c)->queued_receivers();
+}
+template <typename T>
+int64_t queued_senders(const Chan<T>& c) {
+  return chan_internal::Access::hchan(c)->queued_senders();
+}
+
+// Yields (a goroutine to others, a thread to the OS) until pred() holds.
+// Tests that use it run under a Watchdog, which ends a wait that never does.
+template <typename Pred>
+void wait_until(Pred pred) {
+  while (!pred()) yield();
+}
 
 // REQUIRES: made and destroyed on the same goroutine.
 class KeepRunnable {

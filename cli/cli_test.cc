@@ -87,24 +87,30 @@ TEST(Cli, FlagsOfUnlandedComponentsSaySoAndExit2) {
       {"run", "syscalls", "--gctrace"},
       "gort: --gctrace needs the gc component, which has not landed yet\n");
   expect_rejected(
-      {"run", "syscalls", "--procs", "2"},
-      "gort: --procs needs the sched component, which has not landed yet\n");
-  expect_rejected({"run", "syscalls", "--schedtrace", "1000", "--scheddetail"},
-                  "gort: --schedtrace needs the sched component, which has "
-                  "not landed yet\n");
-  expect_rejected(
       {"run", "syscalls", "--memstats"},
       "gort: --memstats needs the mem component, which has not landed yet\n");
   expect_rejected(
       {"run", "syscalls", "--escape"},
       "gort: --escape needs the gc component, which has not landed yet\n");
   expect_rejected({"run", "syscalls", "--trace-out", "t.json"},
-                  "gort: --trace-out needs the sched component, which has "
+                  "gort: --trace-out needs the trace component, which has "
                   "not landed yet\n");
   ProcessResult r = gort({"run", "syscalls", "--strace=ptrace"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--strace=ptrace"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("later issue"), std::string::npos) << r.err;
+}
+
+// Invariant: the scheduler's flags work now that sched has landed: --procs
+// sets GOMAXPROCS and --schedtrace prints Go's SCHED lines on stderr.
+TEST(Cli, SchedFlagsWork) {
+  ProcessResult r = gort({"run", "spawn", "--procs", "1", "--schedtrace",
+                          "5", "--goroutines", "200000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("GOMAXPROCS=1"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("SCHED "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(": gomaxprocs=1 idleprocs="), std::string::npos)
+      << r.err;
 }
 
 TEST(Cli, ListShowsEveryWorkloadOnOneLine) {

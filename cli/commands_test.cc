@@ -143,8 +143,11 @@ TEST(RunFlags, FlagsOfUnlandedComponentsAreRefused) {
             "--gctrace needs the gc component, which has not landed yet");
   f = RunFlags();
   f.procs = 2;
+  EXPECT_TRUE(check_landed(f).ok());  // sched has landed
+  f = RunFlags();
+  f.trace_out = "t.json";
   EXPECT_EQ(check_landed(f).message(),
-            "--procs needs the sched component, which has not landed yet");
+            "--trace-out needs the trace component, which has not landed yet");
   f = RunFlags();
   f.memstats = true;
   EXPECT_EQ(check_landed(f).message(),

@@ -1,6 +1,6 @@
 // cli/components.h: which runtime components the CLI can use yet.
 //
-//   Component        a subsystem (sys, mem, sched, gc), whether it has
+//   Component        a subsystem (sys, mem, sched, gc, trace), whether it has
 //                    landed, and the reports it brings to `gort run`
 //   kComponents      the table, in layering order (lowest first)
 //
@@ -28,8 +28,8 @@ struct Component {
 inline constexpr Component kComponents[] = {
     {"sys", true, "strace -c's syscall table (--strace, --strace=full)"},
     {"mem", false, "Go's MemStats (--memstats)"},
-    {"sched", false,
-     "--procs, schedtrace and scheddetail lines, Chrome trace (--trace-out)"},
+    {"sched", true, "--procs, schedtrace and scheddetail lines"},
+    {"trace", false, "Chrome trace-event JSON (--trace-out)"},
     {"gc", false,
      "gctrace lines (--gctrace, --gogc), escape report (--escape)"},
 };

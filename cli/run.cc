@@ -7,6 +7,9 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "fmt/format.h"
+#include "sched/sched.h"
+#include "sched/schedtrace.h"
+#include "sys/env.h"
 #include "sys/syscall.h"
 
 namespace gort::cli {
@@ -91,6 +94,15 @@ std::string workload_help(const Workload& w) {
 
 int run_workload(const Workload& w, const WorkloadArgs& args,
                  const RunFlags& flags) {
+  // Scheduler flags override GOMAXPROCS and GODEBUG, as Go's would if set
+  // before start-up.
+  if (flags.procs) gort::gomaxprocs(static_cast<int>(*flags.procs));
+  if (flags.schedtrace_ms || flags.scheddetail) {
+    const sys::GoDebug& env = sys::env().godebug;
+    int ms = flags.schedtrace_ms ? static_cast<int>(*flags.schedtrace_ms)
+                                 : env.schedtrace;
+    sched::set_schedtrace(ms, flags.scheddetail || env.scheddetail > 0);
+  }
   sys::AccountingMode mode = accounting_for(flags.strace);
   std::fflush(stdout);
   if (mode != sys::AccountingMode::kOff) {

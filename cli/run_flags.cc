@@ -131,7 +131,7 @@ absl::Status check_landed(const RunFlags& flags) {
       {flags.scheddetail, "--scheddetail", "sched"},
       {flags.escape, "--escape", "gc"},
       {flags.memstats, "--memstats", "mem"},
-      {!flags.trace_out.empty(), "--trace-out", "sched"},
+      {!flags.trace_out.empty(), "--trace-out", "trace"},
   };
   for (const Need& n : needs) {
     if (n.set && !component_landed(n.component)) {

@@ -113,6 +113,12 @@ std::once_flag g_init_once;
 Sched& sched() { return *g_sched; }
 Sched* sched_or_null() { return g_sched; }
 
+namespace {
+int64_t s_coarse_now() {
+  return g_sched->coarse_now.load(std::memory_order_relaxed);
+}
+}  // namespace
+
 // The current M, re-read from TLS on every call: a goroutine may resume on
 // another thread, and the compiler may otherwise keep a TLS address across
 // the switch. The asm makes the function impure, so calls are not merged.
@@ -295,6 +301,7 @@ void schedule_loop(M* m);
 void mstart(M* m) {
   t_m = m;
   m->tid = sys::current_tid();
+  m->eh_globals = __cxa_get_globals();
   // The M's alternate signal stack (Go's gsignal), on which the preemption
   // and stack-overflow handlers run (sched/preempt.cc, stackguard.cc). It
   // lives as long as the thread: mstart returns only when the M retires.
@@ -541,7 +548,7 @@ top:
 
 // Runs g on m until g switches back to g0, then carries out g's request.
 void execute(M* m, G* g, bool inherit_time) {
-  CxaEhGlobals* eh = reinterpret_cast<CxaEhGlobals*>(__cxa_get_globals());
+  CxaEhGlobals* eh = static_cast<CxaEhGlobals*>(m->eh_globals);
   for (;;) {
     P* p = m->p;
     if (!inherit_time) relaxed_store(p->schedtick, p->schedtick + 1);
@@ -649,6 +656,7 @@ void schedinit() {
     const sys::Env& env = sys::env();
     s->stacks = new StackAllocator(kDefaultStackSize);
     s->start_time = sys::nanotime();
+    s->coarse_now.store(s->start_time, std::memory_order_relaxed);
     uint64_t seed = env.godebug.has_gortseed
                         ? env.godebug.gortseed
                         : static_cast<uint64_t>(sys::nanotime()) ^
@@ -886,7 +894,7 @@ void park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
   G* g = m != nullptr ? m->curg : nullptr;
   GORT_CHECK(g != nullptr);  // only goroutines park; threads use notes
   g->wait_reason = reason;
-  g->wait_since = sys::nanotime();
+  g->wait_since = s_coarse_now();
   m->op = MOp::kPark;
   m->unlockf = unlockf;
   m->unlock_arg = arg;

@@ -123,6 +123,9 @@ struct M {
   M* link = nullptr;      // idle M list, under sched.lock
   M* all_link = nullptr;  // allm
   int32_t tid = 0;
+  // This thread's libstdc++ __cxa_eh_globals, looked up once at mstart
+  // (the lookup is a TLS call); execute swaps goroutines' state through it.
+  void* eh_globals = nullptr;
   // > 0: inside the runtime; no async preemption (Go's m.locks).
   std::atomic<int32_t> locks{0};
   G* locked_g = nullptr;  // lock_os_thread: the G wired to it (Go's lockedg)
@@ -198,6 +201,11 @@ struct Sched {
 
   StackAllocator* stacks = nullptr;
   int64_t start_time = 0;
+  // nanotime as of sysmon's last look (20 µs to 10 ms old; sysmon refreshes
+  // it first thing when it wakes). For timestamps that only the dump reads
+  // (wait_since): reading the clock costs about 60 ns on this machine's VM,
+  // too much for every park. Relaxed: a stale value is the point.
+  std::atomic<int64_t> coarse_now{0};
 };
 
 Sched& sched();

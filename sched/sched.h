@@ -106,7 +106,7 @@ void go(F&& f, std::source_location loc = std::source_location::current()) {
 // calling thread until it returns. Returns f's int result, or 0 if f returns
 // void. REQUIRES: not called from a goroutine; one run at a time.
 template <typename F>
-int run(F&& f) {
+int run(F&& f, std::source_location loc = std::source_location::current()) {
   int result = 0;
   auto body = [&f, &result] {
     if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
@@ -115,7 +115,7 @@ int run(F&& f) {
       result = static_cast<int>(f());
     }
   };
-  sched::G* g = sched::newproc_begin(std::source_location::current());
+  sched::G* g = sched::newproc_begin(loc);
   sched::install_closure(g, body);
   sched::run_main(g);
   return result;

@@ -26,7 +26,9 @@ void entersyscall() {
   GORT_CHECK(p != nullptr);
   m->locks.fetch_add(1, std::memory_order_relaxed);
   g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
-  g->wait_since = m->syscall_since = sys::nanotime();
+  // The coarse clock (runtime.h): only the dump reads these.
+  g->wait_since = m->syscall_since =
+      sched().coarse_now.load(std::memory_order_relaxed);
   p->syscalltick.fetch_add(1, std::memory_order_relaxed);
   m->oldp = releasep(m);
   // seq_cst store, then seq_cst load of gcwaiting: a store-then-load pair

@@ -86,6 +86,7 @@ void sysmon_loop() {
     }
     sys::nanosleep(delay_us * 1000);
     int64_t now = sys::nanotime();
+    s.coarse_now.store(now, std::memory_order_relaxed);
     bool all_idle;
     {
       sys::MutexLock l(s.lock);
@@ -111,6 +112,7 @@ void sysmon_loop() {
       }
       idle = 0;
       now = sys::nanotime();
+      s.coarse_now.store(now, std::memory_order_relaxed);
     }
     if (retake(now) > 0) {
       idle = 0;
