@@ -8,14 +8,14 @@
 //
 // Semantics are Go's (the Go memory model's channel rules included):
 //
-//   operation      nil channel        open channel             closed channel
-//   send(v)        blocks forever     delivers or blocks       panics
-//   recv()         blocks forever     a value, or blocks       buffered values, then T{}
-//   recv_ok()      blocks forever     {value, true}, or blocks buffered, then {T{}, false}
-//   try_send(v)    false              true if delivered now    panics
-//   try_recv()     nullopt            a value if one is ready  buffered, then {T{}, false}
-//   close()        panics             closes, wakes everyone   panics
-//   len(), cap()   0, 0               buffered, capacity       buffered, capacity
+//   operation   nil channel     open channel        closed channel
+//   send(v)     blocks forever  delivers or blocks  panics
+//   recv()      blocks forever  value, or blocks    drains, then T{}
+//   recv_ok()   blocks forever  {v, true}, blocks   drains, then {T{}, false}
+//   try_send(v) false           true if delivered   panics
+//   try_recv()  nullopt         {v, true} if ready  drains, then {T{}, false}
+//   close()     panics          closes, wakes all   panics
+//   len(),cap() 0, 0            buffered, capacity  buffered, capacity
 //
 // Panics are gort::Panic (sched/panic.h) with Go's messages: "send on closed
 // channel", "close of closed channel", "close of nil channel", "makechan:
@@ -94,9 +94,10 @@ class Slot {
 // Go's zero value: what a receive from a closed channel gives.
 template <typename T>
 T zero_value() {
-  static_assert(std::is_default_constructible_v<T>,
-                "receiving from a channel needs a default-constructible element type "
-                "(the zero value a closed channel gives)");
+  static_assert(
+      std::is_default_constructible_v<T>,
+      "receiving from a channel needs a default-constructible element type "
+      "(the zero value a closed channel gives)");
   return T{};
 }
 
@@ -141,9 +142,7 @@ class Chan {
   // while the sender waits). The rvalue overload leaves v untouched if it
   // throws.
   void send(T&& v) const { chan_internal::chansend(c_, &v, true); }
-  void send(const T& v) const
-    requires std::copy_constructible<T>
-  {
+  void send(const T& v) const requires std::copy_constructible<T> {
     T copy(v);
     chan_internal::chansend(c_, &copy, true);
   }
@@ -156,9 +155,7 @@ class Chan {
     if (!may_send_now()) return false;
     return chan_internal::chansend(c_, &v, false);
   }
-  bool try_send(const T& v) const
-    requires std::copy_constructible<T>
-  {
+  bool try_send(const T& v) const requires std::copy_constructible<T> {
     if (!may_send_now()) return false;
     T copy(v);
     return chan_internal::chansend(c_, &copy, false);
@@ -168,7 +165,8 @@ class Chan {
   // closed and drained.
   T recv() const {
     chan_internal::Slot<T> slot;
-    chan_internal::RecvResult r = chan_internal::chanrecv(c_, slot.addr(), true);
+    chan_internal::RecvResult r =
+        chan_internal::chanrecv(c_, slot.addr(), true);
     if (r.received) return slot.take();
     return chan_internal::zero_value<T>();
   }
@@ -177,7 +175,8 @@ class Chan {
   // closed and drained.
   std::pair<T, bool> recv_ok() const {
     chan_internal::Slot<T> slot;
-    chan_internal::RecvResult r = chan_internal::chanrecv(c_, slot.addr(), true);
+    chan_internal::RecvResult r =
+        chan_internal::chanrecv(c_, slot.addr(), true);
     if (r.received) return {slot.take(), true};
     return {chan_internal::zero_value<T>(), false};
   }
@@ -190,7 +189,8 @@ class Chan {
     if (c_ == nullptr) return std::nullopt;
     if (c_->empty_hint() && !c_->closed_hint()) return std::nullopt;
     chan_internal::Slot<T> slot;
-    chan_internal::RecvResult r = chan_internal::chanrecv(c_, slot.addr(), false);
+    chan_internal::RecvResult r =
+        chan_internal::chanrecv(c_, slot.addr(), false);
     if (!r.selected) return std::nullopt;
     if (r.received) return std::pair<T, bool>{slot.take(), true};
     return std::pair<T, bool>{chan_internal::zero_value<T>(), false};
@@ -206,7 +206,9 @@ class Chan {
 
   // Go's channel comparison: the same channel (or both nil).
   friend bool operator==(const Chan& a, const Chan& b) { return a.c_ == b.c_; }
-  friend bool operator==(const Chan& a, std::nullptr_t) { return a.c_ == nullptr; }
+  friend bool operator==(const Chan& a, std::nullptr_t) {
+    return a.c_ == nullptr;
+  }
 
   // Range-for: receives until the channel is closed and drained. The
   // iterator holds the last value received; `for (auto& v : c)` avoids a
@@ -262,7 +264,8 @@ class Chan {
 // could not be addressed (cap * sizeof(T) beyond 2^48 bytes).
 template <typename T>
 Chan<T> make_chan(int64_t cap = 0) {
-  return Chan<T>(chan_internal::HChan::make(&chan_internal::ElemOpsFor<T>::kOps, cap));
+  return Chan<T>(
+      chan_internal::HChan::make(&chan_internal::ElemOpsFor<T>::kOps, cap));
 }
 
 }  // namespace gort

@@ -43,9 +43,10 @@ class ScopedProcs {
 // Reports the time per item of a benchmark that moves `per_iteration`
 // items per iteration.
 void set_per_item(benchmark::State& state, int64_t per_iteration) {
-  state.counters["item"] = benchmark::Counter(
-      static_cast<double>(per_iteration),
-      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["item"] =
+      benchmark::Counter(static_cast<double>(per_iteration),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
 }
 
 void BM_PingPong(benchmark::State& state) {
@@ -136,7 +137,8 @@ void BM_Select4(benchmark::State& state) {
       int64_t sum = 0;
       auto add = [&sum](int64_t v) { sum += v; };
       for (int64_t i = 0; i < kBatch; ++i) {
-        select(on_recv(c[0], add), on_recv(c[1], add), on_recv(c[2], add), on_recv(c[3], add));
+        select(on_recv(c[0], add), on_recv(c[1], add), on_recv(c[2], add),
+               on_recv(c[3], add));
       }
       benchmark::DoNotOptimize(sum);
     }
@@ -151,7 +153,8 @@ void BM_BoostFiber_PingPong(benchmark::State& state) {
   boost::fibers::unbuffered_channel<int64_t> ping, pong;
   boost::fibers::fiber partner([&] {
     int64_t v;
-    while (ping.pop(v) == boost::fibers::channel_op_status::success) pong.push(v + 1);
+    while (ping.pop(v) == boost::fibers::channel_op_status::success)
+      pong.push(v + 1);
   });
   int64_t i = 0;
   for (auto _ : state) {

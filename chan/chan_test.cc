@@ -25,9 +25,9 @@ namespace gort {
 namespace {
 
 using chan_testing::ChanTest;
-using chan_testing::scaled;
 using chan_testing::queued_receivers;
 using chan_testing::queued_senders;
+using chan_testing::scaled;
 using chan_testing::wait_until;
 using chan_testing::Watchdog;
 
@@ -50,14 +50,14 @@ std::string or_panic(F&& f) {
   }
 }
 
-// ---- the operation table -------------------------------------------------------
+// ---- the operation table ----------------------------------------------------
 
 enum class State {
   kNil,
   kUnbuffered,
-  kEmpty,       // cap 2, no values
-  kHalf,        // cap 2, holding 7
-  kFull,        // cap 2, holding 7, 8
+  kEmpty,  // cap 2, no values
+  kHalf,   // cap 2, holding 7
+  kFull,   // cap 2, holding 7, 8
   kClosedUnbuffered,
   kClosedEmpty,      // cap 2
   kClosedWithValue,  // cap 2, holding 7, then closed
@@ -65,14 +65,22 @@ enum class State {
 
 const char* state_name(State s) {
   switch (s) {
-    case State::kNil: return "nil";
-    case State::kUnbuffered: return "unbuffered";
-    case State::kEmpty: return "buffered empty";
-    case State::kHalf: return "buffered half";
-    case State::kFull: return "buffered full";
-    case State::kClosedUnbuffered: return "closed unbuffered";
-    case State::kClosedEmpty: return "closed buffered empty";
-    case State::kClosedWithValue: return "closed buffered with value";
+    case State::kNil:
+      return "nil";
+    case State::kUnbuffered:
+      return "unbuffered";
+    case State::kEmpty:
+      return "buffered empty";
+    case State::kHalf:
+      return "buffered half";
+    case State::kFull:
+      return "buffered full";
+    case State::kClosedUnbuffered:
+      return "closed unbuffered";
+    case State::kClosedEmpty:
+      return "closed buffered empty";
+    case State::kClosedWithValue:
+      return "closed buffered with value";
   }
   return "?";
 }
@@ -89,9 +97,11 @@ Chan<int> make_in(State s) {
     default:
       c = make_chan<int>(2);
   }
-  if (s == State::kHalf || s == State::kFull || s == State::kClosedWithValue) c.send(7);
+  if (s == State::kHalf || s == State::kFull || s == State::kClosedWithValue)
+    c.send(7);
   if (s == State::kFull) c.send(8);
-  if (s == State::kClosedUnbuffered || s == State::kClosedEmpty || s == State::kClosedWithValue) {
+  if (s == State::kClosedUnbuffered || s == State::kClosedEmpty ||
+      s == State::kClosedWithValue) {
     c.close();
   }
   return c;
@@ -113,22 +123,35 @@ enum class Op {
 
 const char* op_name(Op op) {
   switch (op) {
-    case Op::kSend: return "send(1)";
-    case Op::kRecv: return "recv()";
-    case Op::kRecvOk: return "recv_ok()";
-    case Op::kTrySend: return "try_send(1)";
-    case Op::kTryRecv: return "try_recv()";
-    case Op::kClose: return "close()";
-    case Op::kLenCap: return "len(),cap()";
-    case Op::kSelectRecvDefault: return "select{recv; default}";
-    case Op::kSelectSendDefault: return "select{send; default}";
-    case Op::kSelectRecvNilDefault: return "select{recv; recv nil; default}";
-    case Op::kSelectSendNilDefault: return "select{send; send nil; default}";
+    case Op::kSend:
+      return "send(1)";
+    case Op::kRecv:
+      return "recv()";
+    case Op::kRecvOk:
+      return "recv_ok()";
+    case Op::kTrySend:
+      return "try_send(1)";
+    case Op::kTryRecv:
+      return "try_recv()";
+    case Op::kClose:
+      return "close()";
+    case Op::kLenCap:
+      return "len(),cap()";
+    case Op::kSelectRecvDefault:
+      return "select{recv; default}";
+    case Op::kSelectSendDefault:
+      return "select{send; default}";
+    case Op::kSelectRecvNilDefault:
+      return "select{recv; recv nil; default}";
+    case Op::kSelectSendNilDefault:
+      return "select{send; send nil; default}";
   }
   return "?";
 }
 
-std::string pair_str(int v, bool ok) { return std::to_string(v) + (ok ? ",true" : ",false"); }
+std::string pair_str(int v, bool ok) {
+  return std::to_string(v) + (ok ? ",true" : ",false");
+}
 
 // Runs op on c and describes what it did.
 std::string apply(Op op, const Chan<int>& c) {
@@ -158,12 +181,15 @@ std::string apply(Op op, const Chan<int>& c) {
       case Op::kSelectRecvDefault:
       case Op::kSelectRecvNilDefault: {
         std::string what;
-        auto on_value = [&](int v, bool ok) { what = "recv " + pair_str(v, ok); };
+        auto on_value = [&](int v, bool ok) {
+          what = "recv " + pair_str(v, ok);
+        };
         auto on_none = [&] { what = "default"; };
         if (op == Op::kSelectRecvDefault) {
           select(on_recv(c, on_value), on_default(on_none));
         } else {
-          select(on_recv(c, on_value), on_recv(nil, on_value), on_default(on_none));
+          select(on_recv(c, on_value), on_recv(nil, on_value),
+                 on_default(on_none));
         }
         return what;
       }
@@ -175,7 +201,8 @@ std::string apply(Op op, const Chan<int>& c) {
         if (op == Op::kSelectSendDefault) {
           select(on_send(c, 1, on_sent), on_default(on_none));
         } else {
-          select(on_send(c, 1, on_sent), on_send(nil, 1, on_sent), on_default(on_none));
+          select(on_send(c, 1, on_sent), on_send(nil, 1, on_sent),
+                 on_default(on_none));
         }
         return what;
       }
@@ -209,7 +236,8 @@ const Row kTable[] = {
     {State::kNil, Op::kSelectRecvNilDefault, "default len=0"},
     {State::kNil, Op::kSelectSendNilDefault, "default len=0"},
 
-    {State::kUnbuffered, Op::kSend, "blocks; close -> panic: send on closed channel"},
+    {State::kUnbuffered, Op::kSend,
+     "blocks; close -> panic: send on closed channel"},
     {State::kUnbuffered, Op::kRecv, "blocks; close -> 0"},
     {State::kUnbuffered, Op::kRecvOk, "blocks; close -> 0,false"},
     {State::kUnbuffered, Op::kTrySend, "false len=0"},
@@ -257,17 +285,22 @@ const Row kTable[] = {
     {State::kFull, Op::kSelectRecvNilDefault, "recv 7,true len=1"},
     {State::kFull, Op::kSelectSendNilDefault, "default len=2"},
 
-    {State::kClosedUnbuffered, Op::kSend, "panic: send on closed channel len=0"},
+    {State::kClosedUnbuffered, Op::kSend,
+     "panic: send on closed channel len=0"},
     {State::kClosedUnbuffered, Op::kRecv, "0 len=0"},
     {State::kClosedUnbuffered, Op::kRecvOk, "0,false len=0"},
-    {State::kClosedUnbuffered, Op::kTrySend, "panic: send on closed channel len=0"},
+    {State::kClosedUnbuffered, Op::kTrySend,
+     "panic: send on closed channel len=0"},
     {State::kClosedUnbuffered, Op::kTryRecv, "0,false len=0"},
-    {State::kClosedUnbuffered, Op::kClose, "panic: close of closed channel len=0"},
+    {State::kClosedUnbuffered, Op::kClose,
+     "panic: close of closed channel len=0"},
     {State::kClosedUnbuffered, Op::kLenCap, "0,0 len=0"},
     {State::kClosedUnbuffered, Op::kSelectRecvDefault, "recv 0,false len=0"},
-    {State::kClosedUnbuffered, Op::kSelectSendDefault, "panic: send on closed channel len=0"},
+    {State::kClosedUnbuffered, Op::kSelectSendDefault,
+     "panic: send on closed channel len=0"},
     {State::kClosedUnbuffered, Op::kSelectRecvNilDefault, "recv 0,false len=0"},
-    {State::kClosedUnbuffered, Op::kSelectSendNilDefault, "panic: send on closed channel len=0"},
+    {State::kClosedUnbuffered, Op::kSelectSendNilDefault,
+     "panic: send on closed channel len=0"},
 
     {State::kClosedEmpty, Op::kSend, "panic: send on closed channel len=0"},
     {State::kClosedEmpty, Op::kRecv, "0 len=0"},
@@ -277,21 +310,27 @@ const Row kTable[] = {
     {State::kClosedEmpty, Op::kClose, "panic: close of closed channel len=0"},
     {State::kClosedEmpty, Op::kLenCap, "0,2 len=0"},
     {State::kClosedEmpty, Op::kSelectRecvDefault, "recv 0,false len=0"},
-    {State::kClosedEmpty, Op::kSelectSendDefault, "panic: send on closed channel len=0"},
+    {State::kClosedEmpty, Op::kSelectSendDefault,
+     "panic: send on closed channel len=0"},
     {State::kClosedEmpty, Op::kSelectRecvNilDefault, "recv 0,false len=0"},
-    {State::kClosedEmpty, Op::kSelectSendNilDefault, "panic: send on closed channel len=0"},
+    {State::kClosedEmpty, Op::kSelectSendNilDefault,
+     "panic: send on closed channel len=0"},
 
     {State::kClosedWithValue, Op::kSend, "panic: send on closed channel len=1"},
     {State::kClosedWithValue, Op::kRecv, "7 len=0"},
     {State::kClosedWithValue, Op::kRecvOk, "7,true len=0"},
-    {State::kClosedWithValue, Op::kTrySend, "panic: send on closed channel len=1"},
+    {State::kClosedWithValue, Op::kTrySend,
+     "panic: send on closed channel len=1"},
     {State::kClosedWithValue, Op::kTryRecv, "7,true len=0"},
-    {State::kClosedWithValue, Op::kClose, "panic: close of closed channel len=1"},
+    {State::kClosedWithValue, Op::kClose,
+     "panic: close of closed channel len=1"},
     {State::kClosedWithValue, Op::kLenCap, "1,2 len=1"},
     {State::kClosedWithValue, Op::kSelectRecvDefault, "recv 7,true len=0"},
-    {State::kClosedWithValue, Op::kSelectSendDefault, "panic: send on closed channel len=1"},
+    {State::kClosedWithValue, Op::kSelectSendDefault,
+     "panic: send on closed channel len=1"},
     {State::kClosedWithValue, Op::kSelectRecvNilDefault, "recv 7,true len=0"},
-    {State::kClosedWithValue, Op::kSelectSendNilDefault, "panic: send on closed channel len=1"},
+    {State::kClosedWithValue, Op::kSelectSendNilDefault,
+     "panic: send on closed channel len=1"},
 };
 
 // Invariant: every operation on every kind of channel does what Go does
@@ -303,7 +342,8 @@ TEST_F(ChanTest, OperationTable) {
     for (const Row& row : kTable) {
       // (No SCOPED_TRACE on a goroutine: gtest keeps traces per thread, and
       // a goroutine may resume on another one.)
-      const std::string ctx = std::string(state_name(row.state)) + " " + op_name(row.op);
+      const std::string ctx =
+          std::string(state_name(row.state)) + " " + op_name(row.op);
       std::string want = row.want;
       if (want == kBlocksForever) continue;  // NilChannel* death tests
       Chan<int> c = make_in(row.state);
@@ -322,7 +362,8 @@ TEST_F(ChanTest, OperationTable) {
           return done.load(std::memory_order_acquire) ||
                  queued_receivers(c) + queued_senders(c) == 1;
         });
-        EXPECT_FALSE(done.load(std::memory_order_acquire)) << ctx << ": did not block";
+        EXPECT_FALSE(done.load(std::memory_order_acquire))
+            << ctx << ": did not block";
         c.close();
         finished.recv();
         EXPECT_EQ("blocks; close -> " + got, want) << ctx;
@@ -335,16 +376,16 @@ TEST_F(ChanTest, OperationTable) {
   });
 }
 
-// ---- nil channels and deadlock ---------------------------------------------------
+// ---- nil channels and deadlock ----------------------------------------------
 
 class ChanDeathTest : public ::testing::Test {
  protected:
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
 
-#define DEADLOCK_WITH(reason)                                                         \
-  "^fatal error: all goroutines are asleep - deadlock!\n\ngoroutine [0-9]+ \\[" reason \
-  "\\]:"
+#define DEADLOCK_WITH(reason)                                                \
+  "^fatal error: all goroutines are asleep - deadlock!\n\ngoroutine [0-9]+ " \
+  "\\[" reason "\\]:"
 
 // Invariant: an operation on a nil channel blocks forever, with Go's wait
 // reason; with nothing else to run, that is Go's deadlock.
@@ -354,14 +395,17 @@ TEST_F(ChanDeathTest, NilChannelSendBlocksForever) {
 }
 
 TEST_F(ChanDeathTest, NilChannelRecvBlocksForever) {
-  EXPECT_EXIT(run([] { (void)Chan<int>().recv(); }), ::testing::ExitedWithCode(2),
+  EXPECT_EXIT(run([] { (void)Chan<int>().recv(); }),
+              ::testing::ExitedWithCode(2),
               DEADLOCK_WITH("chan receive \\(nil chan\\)"));
-  EXPECT_EXIT(run([] { (void)Chan<int>().recv_ok(); }), ::testing::ExitedWithCode(2),
+  EXPECT_EXIT(run([] { (void)Chan<int>().recv_ok(); }),
+              ::testing::ExitedWithCode(2),
               DEADLOCK_WITH("chan receive \\(nil chan\\)"));
   EXPECT_EXIT(run([] {
                 for (int v : Chan<int>()) (void)v;
               }),
-              ::testing::ExitedWithCode(2), DEADLOCK_WITH("chan receive \\(nil chan\\)"));
+              ::testing::ExitedWithCode(2),
+              DEADLOCK_WITH("chan receive \\(nil chan\\)"));
 }
 
 TEST_F(ChanDeathTest, EmptySelectBlocksForever) {
@@ -377,17 +421,18 @@ TEST_F(ChanDeathTest, AllNilSelectBlocksForever) {
                 select(on_recv(a), on_send(b, 1));
               }),
               ::testing::ExitedWithCode(2), DEADLOCK_WITH("select"));
-  EXPECT_EXIT(run([] { select(on_recv(Chan<int>())); }), ::testing::ExitedWithCode(2),
+  EXPECT_EXIT(run([] { select(on_recv(Chan<int>())); }),
+              ::testing::ExitedWithCode(2),
               DEADLOCK_WITH("chan receive \\(nil chan\\)"));
 }
 
 // Unbuffered send with no receiver, and receive with no sender: Go's
 // deadlock, the main goroutine waiting as "chan send" / "chan receive".
 TEST_F(ChanDeathTest, LoneUnbufferedOperationDeadlocks) {
-  EXPECT_EXIT(run([] { make_chan<int>().send(1); }), ::testing::ExitedWithCode(2),
-              DEADLOCK_WITH("chan send"));
-  EXPECT_EXIT(run([] { (void)make_chan<int>(3).recv(); }), ::testing::ExitedWithCode(2),
-              DEADLOCK_WITH("chan receive"));
+  EXPECT_EXIT(run([] { make_chan<int>().send(1); }),
+              ::testing::ExitedWithCode(2), DEADLOCK_WITH("chan send"));
+  EXPECT_EXIT(run([] { (void)make_chan<int>(3).recv(); }),
+              ::testing::ExitedWithCode(2), DEADLOCK_WITH("chan receive"));
 }
 
 // A panic that leaves its goroutine prints Go's message and exits 2.
@@ -400,23 +445,32 @@ TEST_F(ChanDeathTest, UncaughtSendOnClosedChannel) {
               ::testing::ExitedWithCode(2), "^panic: send on closed channel\n");
 }
 
-// ---- make_chan -------------------------------------------------------------------
+// ---- make_chan --------------------------------------------------------------
 
 // Invariant: make_chan panics exactly when Go's makechan does.
 TEST_F(ChanTest, MakeChanSizeOutOfRange) {
-  auto msg = [](auto f) { return or_panic([&] { f(); return std::string("ok"); }); };
-  EXPECT_EQ(msg([] { make_chan<int>(-1); }), "panic: makechan: size out of range");
-  EXPECT_EQ(msg([] { make_chan<int64_t>(INT64_MAX); }), "panic: makechan: size out of range");
+  auto msg = [](auto f) {
+    return or_panic([&] {
+      f();
+      return std::string("ok");
+    });
+  };
+  EXPECT_EQ(msg([] { make_chan<int>(-1); }),
+            "panic: makechan: size out of range");
+  EXPECT_EQ(msg([] { make_chan<int64_t>(INT64_MAX); }),
+            "panic: makechan: size out of range");
   using Big = std::array<char, 1 << 20>;
   EXPECT_EQ(msg([] { make_chan<Big>(int64_t{1} << 28); }),  // 2^48 bytes
             "panic: makechan: size out of range");
   struct Empty {};
   // Zero-size elements need no buffer: any capacity is fine, as in Go.
-  EXPECT_EQ(msg([] { EXPECT_EQ(make_chan<Empty>(INT64_MAX).cap(), INT64_MAX); }), "ok");
+  EXPECT_EQ(
+      msg([] { EXPECT_EQ(make_chan<Empty>(INT64_MAX).cap(), INT64_MAX); }),
+      "ok");
   EXPECT_EQ(msg([] { make_chan<int>(0); }), "ok");
 }
 
-// ---- the paths -------------------------------------------------------------------
+// ---- the paths --------------------------------------------------------------
 
 // Invariant: values come out in the order they went in, across the buffer
 // wrapping around, and len() counts what is buffered.
@@ -464,7 +518,8 @@ TEST_F(ChanTest, RecvFromFullBufferWithParkedSenders) {
         c.send(v);
         done.send(v);
       });
-      wait_until([&] { return queued_senders(c) == v - 1; });  // parked in order
+      wait_until(
+          [&] { return queued_senders(c) == v - 1; });  // parked in order
     }
     EXPECT_EQ(c.len(), 2);
     for (int want = 0; want < 5; ++want) EXPECT_EQ(c.recv(), want);
@@ -507,9 +562,16 @@ TEST_F(ChanTest, CloseWakesEveryone) {
         auto [v, ok] = r.recv_ok();
         results.send("recv " + pair_str(v, ok));
       });
-      go([s, results] { results.send(or_panic([&] { s.send(1); return std::string("sent"); })); });
+      go([s, results] {
+        results.send(or_panic([&] {
+          s.send(1);
+          return std::string("sent");
+        }));
+      });
     }
-    wait_until([&] { return queued_receivers(r) == kEach && queued_senders(s) == kEach; });
+    wait_until([&] {
+      return queued_receivers(r) == kEach && queued_senders(s) == kEach;
+    });
     r.close();
     s.close();
     int recvs = 0, panics = 0;
@@ -562,7 +624,7 @@ TEST_F(ChanTest, HandlesShareTheChannel) {
   EXPECT_EQ(moved.recv(), 5);
 }
 
-// ---- element types ----------------------------------------------------------------
+// ---- element types ----------------------------------------------------------
 
 // Counts live instances; move-only.
 struct Counted {
@@ -605,7 +667,8 @@ TEST_F(ChanTest, MoveOnlyElements) {
     EXPECT_EQ(*v, 5);
     int got = 0;
     c.send(Counted(6));
-    select(on_recv(c, [&](Counted x, bool ok) { got = ok ? *x.p : -1; }), on_recv(u));
+    select(on_recv(c, [&](Counted x, bool ok) { got = ok ? *x.p : -1; }),
+           on_recv(u));
     EXPECT_EQ(got, 6);
     select(on_send(c, Counted(7)), on_default([] {}));
     EXPECT_EQ(c.len(), 1);
@@ -640,7 +703,7 @@ TEST_F(ChanTest, EmptyElements) {
   });
 }
 
-// ---- plain threads -------------------------------------------------------------------
+// ---- plain threads ----------------------------------------------------------
 
 // Invariant: a plain thread may send and receive on channels shared with
 // goroutines (blocking the thread, not a P) and with other threads.
@@ -670,7 +733,8 @@ TEST_F(ChanTest, PlainThreads) {
   std::thread t2([&] {
     int sum = 0;
     for (int i = 0; i < kRounds; ++i) {
-      select(on_recv(a, [&](int v) { sum += v; }), on_recv(b, [&](int v) { sum -= v; }));
+      select(on_recv(a, [&](int v) { sum += v; }),
+             on_recv(b, [&](int v) { sum -= v; }));
     }
     EXPECT_EQ(sum, kRounds / 2 * 3 - kRounds / 2 * 1);
   });
@@ -684,7 +748,7 @@ TEST_F(ChanTest, PlainThreads) {
   t2.join();
 }
 
-// ---- concurrent invariants -----------------------------------------------------------
+// ---- concurrent invariants --------------------------------------------------
 
 // Go's concurrent prime sieve: a goroutine per prime, each filtering the
 // stream from the one before. Invariant: it yields exactly the primes, in
@@ -740,7 +804,8 @@ TEST_F(ChanTest, FanInFanOut) {
   for (int procs : {1, 2, 4, 8}) {
     ScopedProcs sp(procs);
     for (int cap : {0, 1, 64}) {
-      SCOPED_TRACE("procs=" + std::to_string(procs) + " cap=" + std::to_string(cap));
+      SCOPED_TRACE("procs=" + std::to_string(procs) +
+                   " cap=" + std::to_string(cap));
       constexpr int kProducers = 4, kConsumers = 4;
       const int64_t total = kProducers * per_producer;
       std::vector<std::atomic<uint8_t>> seen(total);
@@ -751,7 +816,8 @@ TEST_F(ChanTest, FanInFanOut) {
         auto results = make_chan<std::pair<int64_t, int64_t>>(kConsumers);
         for (int p = 0; p < kProducers; ++p) {
           go([=] {
-            for (int64_t i = 0; i < per_producer; ++i) data.send(p * per_producer + i);
+            for (int64_t i = 0; i < per_producer; ++i)
+              data.send(p * per_producer + i);
             produced.send(p);
           });
         }
@@ -798,7 +864,7 @@ TEST_F(ChanTest, CloseRacesWithBlockedParties) {
     for (int round = 0; round < rounds; ++round) {
       const int cap = round % 3 == 0 ? 0 : round % 3 == 1 ? 1 : 4;
       auto c = make_chan<int>(cap);
-      auto sent = make_chan<int>(kSenders);      // value, or -1 for a panic
+      auto sent = make_chan<int>(kSenders);  // value, or -1 for a panic
       auto received = make_chan<std::vector<int>>(kReceivers);
       for (int s = 0; s < kSenders; ++s) {
         go([c, sent, s] {

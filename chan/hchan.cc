@@ -160,10 +160,9 @@
 // could each see "not ready" while some case was ready at every moment).
 #include "chan/hchan.h"
 
-#include "chan/ops.h"
-
 #include <algorithm>
 
+#include "chan/ops.h"
 #include "sched/internal.h"
 #include "sched/panic.h"
 #include "sched/preempt.h"
@@ -218,7 +217,7 @@ void block_forever(sched::WaitReason reason) {
   sys::fatal("unreachable: a thread blocked forever woke up");
 }
 
-// ---- WaitQueue (Go's waitq) ---------------------------------------------------
+// ---- WaitQueue (Go's waitq) -------------------------------------------------
 
 void WaitQueue::enqueue(Sudog* sg) {
   sg->next = nullptr;
@@ -255,7 +254,8 @@ Sudog* WaitQueue::dequeue() {
     if (sg->is_select) {
       uint32_t expected = 0;
       if (!sg->waiter->select_done.compare_exchange_strong(
-              expected, 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+              expected, 1, std::memory_order_acq_rel,
+              std::memory_order_acquire)) {
         continue;
       }
     }
@@ -294,25 +294,30 @@ void WaitQueue::remove(Sudog* sg) {
 
 int64_t WaitQueue::size() const {
   int64_t n = 0;
-  for (Sudog* sg = first_.load(std::memory_order_relaxed); sg != nullptr; sg = sg->next) ++n;
+  for (Sudog* sg = first_.load(std::memory_order_relaxed); sg != nullptr;
+       sg = sg->next)
+    ++n;
   return n;
 }
 
-// ---- HChan ---------------------------------------------------------------------
+// ---- HChan ------------------------------------------------------------------
 
 HChan* HChan::make(const ElemOps* ops, int64_t cap) {
   uint64_t mem = 0;
-  if (cap < 0 || __builtin_mul_overflow(static_cast<uint64_t>(ops->size),
-                                        static_cast<uint64_t>(cap), &mem) ||
+  if (cap < 0 ||
+      __builtin_mul_overflow(static_cast<uint64_t>(ops->size),
+                             static_cast<uint64_t>(cap), &mem) ||
       mem > kMaxAlloc - sizeof(HChan)) {
     throw Panic("makechan: size out of range");
   }
   // One block: the header, then the buffer at the element's alignment (Go
   // allocates hchan and a pointer-free buffer together the same way).
   const size_t align = std::max(alignof(HChan), ops->align);
-  const size_t header = (sizeof(HChan) + ops->align - 1) / ops->align * ops->align;
+  const size_t header =
+      (sizeof(HChan) + ops->align - 1) / ops->align * ops->align;
   void* raw = ::operator new(header + mem, std::align_val_t(align));
-  unsigned char* buf = mem == 0 ? nullptr : static_cast<unsigned char*>(raw) + header;
+  unsigned char* buf =
+      mem == 0 ? nullptr : static_cast<unsigned char*>(raw) + header;
   return ::new (raw) HChan(ops, static_cast<uint64_t>(cap), buf);
 }
 
@@ -344,7 +349,7 @@ int64_t HChan::queued_senders() {
   return sendq_.size();
 }
 
-// ---- the operations --------------------------------------------------------------
+// ---- the operations ---------------------------------------------------------
 
 bool chansend(HChan* c, void* elem, bool block) {
   if (c == nullptr) {

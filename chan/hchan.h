@@ -59,8 +59,9 @@ struct ElemOps {
 };
 
 template <typename T>
-inline constexpr bool kNoStorage = std::is_empty_v<T> && std::is_trivially_copyable_v<T> &&
-                                   std::is_trivially_default_constructible_v<T>;
+inline constexpr bool kNoStorage =
+    std::is_empty_v<T>&& std::is_trivially_copyable_v<T>&&
+        std::is_trivially_default_constructible_v<T>;
 
 template <typename T>
 struct ElemOpsFor {
@@ -71,7 +72,9 @@ struct ElemOpsFor {
   static void move(void* dst, void* src) noexcept {
     ::new (dst) T(std::move(*std::launder(static_cast<T*>(src))));
   }
-  static void destroy(void* p) noexcept { std::launder(static_cast<T*>(p))->~T(); }
+  static void destroy(void* p) noexcept {
+    std::launder(static_cast<T*>(p))->~T();
+  }
   static constexpr ElemOps kOps = {
       kNoStorage<T> ? 0 : sizeof(T),
       alignof(T),
@@ -120,7 +123,9 @@ struct Waiter {
 // lock, acquire loads outside it).
 class WaitQueue {
  public:
-  bool empty_hint() const { return first_.load(std::memory_order_acquire) == nullptr; }
+  bool empty_hint() const {
+    return first_.load(std::memory_order_acquire) == nullptr;
+  }
   void enqueue(Sudog* sg);
   // Removes and returns the first Sudog that may fire: a select's Sudog is
   // skipped (and dropped from the queue) if another case of its select
@@ -162,7 +167,9 @@ class HChan {
   }
 
   int64_t cap() const { return static_cast<int64_t>(dataqsiz_); }
-  int64_t len() const { return static_cast<int64_t>(qcount_.load(std::memory_order_relaxed)); }
+  int64_t len() const {
+    return static_cast<int64_t>(qcount_.load(std::memory_order_relaxed));
+  }
 
   // Go's full(): a send would block right now (instantaneous answer).
   bool full_hint() const {
@@ -174,7 +181,9 @@ class HChan {
     if (dataqsiz_ == 0) return sendq_.empty_hint();
     return qcount_.load(std::memory_order_acquire) == 0;
   }
-  bool closed_hint() const { return closed_.load(std::memory_order_acquire) != 0; }
+  bool closed_hint() const {
+    return closed_.load(std::memory_order_acquire) != 0;
+  }
 
   // Receivers and senders queued now (takes the lock): for tests and
   // introspection. A select waiting on the channel counts once per case.
@@ -200,7 +209,7 @@ class HChan {
 
   // ---- immutable ----
   const ElemOps* ops_;
-  const uint64_t dataqsiz_;  // capacity (Go's dataqsiz)
+  const uint64_t dataqsiz_;   // capacity (Go's dataqsiz)
   unsigned char* const buf_;  // dataqsiz_ slots, or nullptr (no storage)
 
   std::atomic<int64_t> refs_{1};
@@ -263,8 +272,8 @@ struct SelectResult {
 // with block waits forever (kSelectNoCases). Throws Panic("send on closed
 // channel") if the chosen case is a send on a closed channel.
 // REQUIRES: n <= 65535.
-SelectResult selectgo(SelectCase* cases, SudogStorage* sudogs, uint16_t* order, int n,
-                      bool block);
+SelectResult selectgo(SelectCase* cases, SudogStorage* sudogs, uint16_t* order,
+                      int n, bool block);
 
 // Blocks the caller forever: parks a goroutine with `reason`, sleeps a
 // plain thread.

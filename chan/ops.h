@@ -140,8 +140,12 @@ struct LockedOps {
     return w;
   }
 
-  static uint64_t qcount(const HChan* c) { return c->qcount_.load(std::memory_order_relaxed); }
-  static bool closed(const HChan* c) { return c->closed_.load(std::memory_order_relaxed) != 0; }
+  static uint64_t qcount(const HChan* c) {
+    return c->qcount_.load(std::memory_order_relaxed);
+  }
+  static bool closed(const HChan* c) {
+    return c->closed_.load(std::memory_order_relaxed) != 0;
+  }
   static sys::Mutex& lock(HChan* c) { return c->lock_; }
   static WaitQueue& recvq(HChan* c) { return c->recvq_; }
   static WaitQueue& sendq(HChan* c) { return c->sendq_; }

@@ -126,8 +126,8 @@ bool looks_ready(const SelectCase& cs) {
 
 }  // namespace
 
-SelectResult selectgo(SelectCase* cases, SudogStorage* sudogs, uint16_t* order, int n,
-                      bool block) {
+SelectResult selectgo(SelectCase* cases, SudogStorage* sudogs, uint16_t* order,
+                      int n, bool block) {
   GORT_CHECK(n >= 0 && n <= 65535);
   uint16_t* pollorder = order;
   uint16_t* lockorder = order + n;
@@ -149,7 +149,8 @@ SelectResult selectgo(SelectCase* cases, SudogStorage* sudogs, uint16_t* order, 
     if (!block) return {-1, false};
     // `select {}` waits with Go's "select (no cases)"; cases that are all
     // nil channels with Go's "select".
-    block_forever(n == 0 ? sched::WaitReason::kSelectNoCases : sched::WaitReason::kSelect);
+    block_forever(n == 0 ? sched::WaitReason::kSelectNoCases
+                         : sched::WaitReason::kSelect);
   }
 
   // The fast path (gort's, not Go's; see "select's fast path" in hchan.cc):
@@ -183,13 +184,15 @@ SelectResult selectgo(SelectCase* cases, SudogStorage* sudogs, uint16_t* order, 
     if (cases[i].c != nullptr) lockorder[nlock++] = static_cast<uint16_t>(i);
   }
   auto addr_less = [cases](uint16_t a, uint16_t b) {
-    return reinterpret_cast<uintptr_t>(cases[a].c) < reinterpret_cast<uintptr_t>(cases[b].c);
+    return reinterpret_cast<uintptr_t>(cases[a].c) <
+           reinterpret_cast<uintptr_t>(cases[b].c);
   };
   if (nlock <= 16) {
     for (int i = 1; i < nlock; ++i) {
       uint16_t x = lockorder[i];
       int j = i;
-      for (; j > 0 && addr_less(x, lockorder[j - 1]); --j) lockorder[j] = lockorder[j - 1];
+      for (; j > 0 && addr_less(x, lockorder[j - 1]); --j)
+        lockorder[j] = lockorder[j - 1];
       lockorder[j] = x;
     }
   } else {

@@ -104,9 +104,9 @@ struct CaseKind<DefaultCase<F>> {
 template <typename C>
 constexpr bool kIsDefault = CaseKind<std::remove_cvref_t<C>>::kDefault;
 template <typename C>
-constexpr bool kIsCase =
-    CaseKind<std::remove_cvref_t<C>>::kDefault || CaseKind<std::remove_cvref_t<C>>::kRecv ||
-    CaseKind<std::remove_cvref_t<C>>::kSend;
+constexpr bool kIsCase = CaseKind<std::remove_cvref_t<C>>::kDefault ||
+                         CaseKind<std::remove_cvref_t<C>>::kRecv ||
+                         CaseKind<std::remove_cvref_t<C>>::kSend;
 
 // Runs a case's function through gort_user_call, so that a long-running
 // handler stays preemptible (sched/preempt.h).
@@ -146,7 +146,8 @@ void describe(RecvCase<T, F>& cs, SelectCase* out) {
 }
 template <typename T, typename F>
 void describe(SendCase<T, F>& cs, SelectCase* out) {
-  *out = SelectCase{cs.c, kNoStorage<T> ? nullptr : static_cast<void*>(&cs.value), true};
+  *out = SelectCase{
+      cs.c, kNoStorage<T> ? nullptr : static_cast<void*>(&cs.value), true};
 }
 
 // The one-case forms Go's compiler rewrites select into (walk/select.go):
@@ -160,7 +161,8 @@ bool one_case(RecvCase<T, F>& cs, bool block) {
 }
 template <typename T, typename F>
 bool one_case(SendCase<T, F>& cs, bool block) {
-  if (!chansend(cs.c, kNoStorage<T> ? nullptr : static_cast<void*>(&cs.value), block)) {
+  if (!chansend(cs.c, kNoStorage<T> ? nullptr : static_cast<void*>(&cs.value),
+                block)) {
     return false;
   }
   run_case(cs, false);
@@ -215,10 +217,13 @@ int select_impl(std::index_sequence<I...>, Cases&... cases) {
     }
     std::array<SudogStorage, kN> sudogs;  // left uninitialised
     std::array<uint16_t, 2 * kN> order;
-    SelectResult r = selectgo(scases.data(), sudogs.data(), order.data(), kN, kDefaults == 0);
+    SelectResult r = selectgo(scases.data(), sudogs.data(), order.data(), kN,
+                              kDefaults == 0);
     if (r.index < 0) return run_default();
     const int at = arg_index[r.index];
-    ((static_cast<int>(I) == at && !kIsDefault<Cases> ? (run_case(cases, r.received), 0) : 0),
+    ((static_cast<int>(I) == at && !kIsDefault<Cases>
+          ? (run_case(cases, r.received), 0)
+          : 0),
      ...);
     return at;
   }
@@ -229,15 +234,19 @@ int select_impl(std::index_sequence<I...>, Cases&... cases) {
 // case v, ok := <-ch. fn is called as fn(v, ok), fn(v) or fn(), whichever it
 // takes; with no fn the value is dropped.
 template <typename T, typename F = chan_internal::NoOp>
-chan_internal::RecvCase<T, std::decay_t<F>> on_recv(const Chan<T>& ch, F&& fn = {}) {
+chan_internal::RecvCase<T, std::decay_t<F>> on_recv(const Chan<T>& ch,
+                                                    F&& fn = {}) {
   return {chan_internal::Access::hchan(ch), std::forward<F>(fn), {}};
 }
 
 // case ch <- value. fn() runs if this case is chosen.
 template <typename T, typename V, typename F = chan_internal::NoOp>
-  requires std::constructible_from<T, V&&>
-chan_internal::SendCase<T, std::decay_t<F>> on_send(const Chan<T>& ch, V&& value, F&& fn = {}) {
-  return {chan_internal::Access::hchan(ch), T(std::forward<V>(value)), std::forward<F>(fn)};
+requires std::constructible_from<T, V&&>
+    chan_internal::SendCase<T, std::decay_t<F>> on_send(const Chan<T>& ch,
+                                                        V&& value,
+                                                        F&& fn = {}) {
+  return {chan_internal::Access::hchan(ch), T(std::forward<V>(value)),
+          std::forward<F>(fn)};
 }
 
 // default: fn() runs if no other case can proceed now.
@@ -249,9 +258,9 @@ chan_internal::DefaultCase<std::decay_t<F>> on_default(F&& fn) {
 // Go's select statement; see the header comment. Returns the index of the
 // case that ran. REQUIRES: at most one on_default.
 template <typename... Cases>
-  requires(chan_internal::kIsCase<Cases> && ...)
-int select(Cases&&... cases) {
-  return chan_internal::select_impl(std::index_sequence_for<Cases...>{}, cases...);
+requires(chan_internal::kIsCase<Cases>&&...) int select(Cases&&... cases) {
+  return chan_internal::select_impl(std::index_sequence_for<Cases...>{},
+                                    cases...);
 }
 
 }  // namespace gort

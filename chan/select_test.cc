@@ -24,9 +24,9 @@ namespace gort {
 namespace {
 
 using chan_testing::ChanTest;
-using chan_testing::scaled;
 using chan_testing::queued_receivers;
 using chan_testing::queued_senders;
+using chan_testing::scaled;
 using chan_testing::wait_until;
 using chan_testing::Watchdog;
 
@@ -45,7 +45,8 @@ double chi_square(const std::vector<int64_t>& counts) {
   for (int64_t c : counts) n += static_cast<double>(c);
   const double e = n / static_cast<double>(counts.size());
   double x = 0;
-  for (int64_t c : counts) x += (static_cast<double>(c) - e) * (static_cast<double>(c) - e) / e;
+  for (int64_t c : counts)
+    x += (static_cast<double>(c) - e) * (static_cast<double>(c) - e) / e;
   return x;
 }
 // The statistic's critical values at p = 0.001 (1 and 3 degrees of freedom).
@@ -88,7 +89,8 @@ TEST_F(ChanTest, SelectIsFairAmongReadySends) {
     std::array<Chan<int>, 4> c;
     for (auto& x : c) x = make_chan<int>(1);
     for (int i = 0; i < 100'000; ++i) {
-      int at = select(on_send(c[0], 0), on_send(c[1], 1), on_send(c[2], 2), on_send(c[3], 3));
+      int at = select(on_send(c[0], 0), on_send(c[1], 1), on_send(c[2], 2),
+                      on_send(c[3], 3));
       counts[at]++;
       EXPECT_EQ(c[at].recv(), at);
     }
@@ -110,12 +112,14 @@ TEST_F(ChanTest, SelectReturnsTheCaseThatRan) {
             2);
   EXPECT_EQ(got, 5);
   EXPECT_FALSE(defaulted);
-  EXPECT_EQ(select(on_recv(idle), on_default([&] { defaulted = true; }), on_recv(ready)), 1);
+  EXPECT_EQ(select(on_recv(idle), on_default([&] { defaulted = true; }),
+                   on_recv(ready)),
+            1);
   EXPECT_TRUE(defaulted);
   EXPECT_EQ(select(on_default([] {})), 0);
 }
 
-// ---- the same channel in several cases -------------------------------------------
+// ---- the same channel in several cases --------------------------------------
 
 // Invariant: two ready cases on one channel are each chosen half the time
 // (the channel is locked once; chi-square, p > 0.001).
@@ -124,9 +128,8 @@ TEST_F(ChanTest, SelectSameChannelTwiceIsFair) {
   std::vector<int64_t> counts(2);
   for (int i = 0; i < 20'000; ++i) {
     c.send(i);
-    int at = select(on_recv(c, [&](int v) { EXPECT_EQ(v, i); }), on_recv(c, [&](int v) {
-                      EXPECT_EQ(v, i);
-                    }));
+    int at = select(on_recv(c, [&](int v) { EXPECT_EQ(v, i); }),
+                    on_recv(c, [&](int v) { EXPECT_EQ(v, i); }));
     counts[at]++;
   }
   EXPECT_LT(chi_square(counts), kChi2Df1) << counts[0] << " " << counts[1];
@@ -148,7 +151,9 @@ TEST_F(ChanTest, BlockedSelectSameChannelTwiceFiresOnce) {
                on_recv(other, [=](int v) { fired.send(-v); }),
                on_recv(c, [=](int v) { fired.send(v); }));
       });
-      wait_until([&] { return queued_receivers(c) == 2 && queued_receivers(other) == 1; });
+      wait_until([&] {
+        return queued_receivers(c) == 2 && queued_receivers(other) == 1;
+      });
       c.send(round);
       EXPECT_EQ(fired.recv(), round);
       EXPECT_FALSE(c.try_send(1)) << "a stale select sudog took a value";
@@ -192,7 +197,7 @@ TEST_F(ChanTest, SelectSendAndRecvOnOneChannel) {
   });
 }
 
-// ---- waking a blocked select -------------------------------------------------------
+// ---- waking a blocked select ------------------------------------------------
 
 // Invariant: a blocked select is woken by each kind of counterpart with
 // Go's outcome (a value; room taken by a receiver; (T{}, false) on close;
@@ -202,7 +207,8 @@ TEST_F(ChanTest, BlockedSelectWakeups) {
   Watchdog wd("BlockedSelectWakeups", 60);
   run([] {
     enum { kSendToRecvCase, kRecvFromSendCase, kCloseRecvCase, kCloseSendCase };
-    for (int how : {kSendToRecvCase, kRecvFromSendCase, kCloseRecvCase, kCloseSendCase}) {
+    for (int how :
+         {kSendToRecvCase, kRecvFromSendCase, kCloseRecvCase, kCloseSendCase}) {
       auto r = make_chan<int>();
       auto s = make_chan<int>();
       auto quiet = make_chan<int>();
@@ -210,9 +216,11 @@ TEST_F(ChanTest, BlockedSelectWakeups) {
       go([=] {
         std::string what;
         try {
-          select(on_recv(r, [&](int v, bool ok) {
-                   what = "recv " + std::to_string(v) + (ok ? " true" : " false");
-                 }),
+          select(on_recv(r,
+                         [&](int v, bool ok) {
+                           what = "recv " + std::to_string(v) +
+                                  (ok ? " true" : " false");
+                         }),
                  on_send(s, 9, [&] { what = "sent"; }), on_recv(quiet));
         } catch (const Panic& p) {
           what = std::string("panic: ") + p.what();
@@ -221,7 +229,8 @@ TEST_F(ChanTest, BlockedSelectWakeups) {
       });
       // Parked: one sudog on each of its three channels.
       wait_until([&] {
-        return queued_receivers(r) == 1 && queued_senders(s) == 1 && queued_receivers(quiet) == 1;
+        return queued_receivers(r) == 1 && queued_senders(s) == 1 &&
+               queued_receivers(quiet) == 1;
       });
       switch (how) {
         case kSendToRecvCase:
@@ -285,7 +294,7 @@ TEST_F(ChanTest, WakersRaceForOneSelect) {
   }
 }
 
-// ---- select against a sequential model -----------------------------------------------
+// ---- select against a sequential model --------------------------------------
 
 // One goroutine makes random selects with 4 receive and 4 send slots over a
 // pool of channels (unbuffered, cap 1, cap 3; any slot may be nil), with or
@@ -327,9 +336,12 @@ TEST_F(ChanTest, SelectMatchesSequentialModel) {
         sk[i] = static_cast<int>(rng() % (kChans + 1)) - 1;
         sv[i] = next_value++;
       }
-      auto recv_ready = [&](int k) { return k >= 0 && (!model[k].empty() || closed[k]); };
+      auto recv_ready = [&](int k) {
+        return k >= 0 && (!model[k].empty() || closed[k]);
+      };
       auto send_ready = [&](int k) {
-        return k >= 0 && (closed[k] || static_cast<int>(model[k].size()) < caps[k]);
+        return k >= 0 &&
+               (closed[k] || static_cast<int>(model[k].size()) < caps[k]);
       };
       bool any_ready = false, closed_send_ready = false;
       for (int i = 0; i < 4; ++i) {
@@ -352,26 +364,31 @@ TEST_F(ChanTest, SelectMatchesSequentialModel) {
       int at = -1;
       try {
         if (with_default) {
-          at = select(on_recv(r[0], rv), on_send(s[0], sv[0]), on_recv(r[1], rv),
-                      on_send(s[1], sv[1]), on_recv(r[2], rv), on_send(s[2], sv[2]),
-                      on_recv(r[3], rv), on_send(s[3], sv[3]), on_default([] {}));
+          at = select(
+              on_recv(r[0], rv), on_send(s[0], sv[0]), on_recv(r[1], rv),
+              on_send(s[1], sv[1]), on_recv(r[2], rv), on_send(s[2], sv[2]),
+              on_recv(r[3], rv), on_send(s[3], sv[3]), on_default([] {}));
         } else {
-          at = select(on_recv(r[0], rv), on_send(s[0], sv[0]), on_recv(r[1], rv),
-                      on_send(s[1], sv[1]), on_recv(r[2], rv), on_send(s[2], sv[2]),
+          at = select(on_recv(r[0], rv), on_send(s[0], sv[0]),
+                      on_recv(r[1], rv), on_send(s[1], sv[1]),
+                      on_recv(r[2], rv), on_send(s[2], sv[2]),
                       on_recv(r[3], rv), on_send(s[3], sv[3]));
         }
       } catch (const Panic& p) {
         ASSERT_STREQ(p.what(), "send on closed channel");
-        ASSERT_TRUE(closed_send_ready) << "panic without a send case on a closed channel";
+        ASSERT_TRUE(closed_send_ready)
+            << "panic without a send case on a closed channel";
         ++panics;
         continue;
       }
       if (at == 8) {
-        ASSERT_FALSE(any_ready) << "default ran while a case was ready (it " << it << ")";
+        ASSERT_FALSE(any_ready)
+            << "default ran while a case was ready (it " << it << ")";
         ++chosen_default;
       } else if (at % 2 == 0) {
         const int k = rk[at / 2];
-        ASSERT_TRUE(recv_ready(k)) << "chose a receive that was not ready (it " << it << ")";
+        ASSERT_TRUE(recv_ready(k))
+            << "chose a receive that was not ready (it " << it << ")";
         if (!model[k].empty()) {
           ASSERT_EQ(got_v, model[k].front());
           ASSERT_TRUE(got_ok);
@@ -383,12 +400,14 @@ TEST_F(ChanTest, SelectMatchesSequentialModel) {
         ++chosen_recv;
       } else {
         const int k = sk[at / 2];
-        ASSERT_TRUE(send_ready(k) && !closed[k]) << "chose a send that was not ready";
+        ASSERT_TRUE(send_ready(k) && !closed[k])
+            << "chose a send that was not ready";
         model[k].push_back(sv[at / 2]);
         ++chosen_send;
       }
       for (int k = 0; k < kChans; ++k) {
-        ASSERT_EQ(ch[k].len(), static_cast<int64_t>(model[k].size())) << "chan " << k;
+        ASSERT_EQ(ch[k].len(), static_cast<int64_t>(model[k].size()))
+            << "chan " << k;
       }
     }
     // The random walk visits every outcome.
@@ -399,7 +418,7 @@ TEST_F(ChanTest, SelectMatchesSequentialModel) {
   });
 }
 
-// ---- concurrent stress ------------------------------------------------------------------
+// ---- concurrent stress ------------------------------------------------------
 
 // Producers select-send to random subsets of 4 channels (caps 0, 1, 2, 8);
 // consumers select-receive from every channel still open (a closed one is
@@ -415,18 +434,21 @@ TEST_F(ChanTest, SelectStressConservesValues) {
     const int64_t total = kProducers * per_producer;
     std::vector<std::atomic<uint8_t>> seen(total);
     run([&] {
-      std::array<Chan<int64_t>, 4> c = {make_chan<int64_t>(0), make_chan<int64_t>(1),
-                                        make_chan<int64_t>(2), make_chan<int64_t>(8)};
+      std::array<Chan<int64_t>, 4> c = {
+          make_chan<int64_t>(0), make_chan<int64_t>(1), make_chan<int64_t>(2),
+          make_chan<int64_t>(8)};
       auto done = make_chan<int>(kProducers + kConsumers);
       for (int p = 0; p < kProducers; ++p) {
         go([=] {
           std::minstd_rand rng(p + 1);
           for (int64_t i = 0; i < per_producer; ++i) {
             unsigned mask = 1 + rng() % 15;
-            auto pick = [&](int k) { return (mask >> k) & 1 ? c[k] : Chan<int64_t>(); };
+            auto pick = [&](int k) {
+              return (mask >> k) & 1 ? c[k] : Chan<int64_t>();
+            };
             const int64_t v = p * per_producer + i;
-            select(on_send(pick(0), v), on_send(pick(1), v), on_send(pick(2), v),
-                   on_send(pick(3), v));
+            select(on_send(pick(0), v), on_send(pick(1), v),
+                   on_send(pick(2), v), on_send(pick(3), v));
           }
           done.send(0);
         });
@@ -447,9 +469,10 @@ TEST_F(ChanTest, SelectStressConservesValues) {
           };
           while (left > 0) {
             if (k == 0) {  // the poller
-              int at = select(on_recv(open[0], take(0)), on_recv(open[1], take(1)),
-                              on_recv(open[2], take(2)), on_recv(open[3], take(3)),
-                              on_default([] {}));
+              int at =
+                  select(on_recv(open[0], take(0)), on_recv(open[1], take(1)),
+                         on_recv(open[2], take(2)), on_recv(open[3], take(3)),
+                         on_default([] {}));
               if (at == 4) yield();
             } else {
               select(on_recv(open[0], take(0)), on_recv(open[1], take(1)),
@@ -465,7 +488,8 @@ TEST_F(ChanTest, SelectStressConservesValues) {
     });
     int64_t wrong = 0;
     for (auto& x : seen) wrong += x.load() != 1;
-    EXPECT_EQ(wrong, 0) << "procs=" << procs << ": values not received exactly once";
+    EXPECT_EQ(wrong, 0) << "procs=" << procs
+                        << ": values not received exactly once";
   }
 }
 

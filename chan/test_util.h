@@ -70,8 +70,11 @@ class Watchdog {
  private:
   void watch(int seconds) {
     std::unique_lock<std::mutex> l(mu_);
-    if (cv_.wait_for(l, std::chrono::seconds(seconds), [this] { return done_; })) return;
-    std::fprintf(stderr, "watchdog: %s did not finish within %d s\n", what_, seconds);
+    if (cv_.wait_for(l, std::chrono::seconds(seconds),
+                     [this] { return done_; }))
+      return;
+    std::fprintf(stderr, "watchdog: %s did not finish within %d s\n", what_,
+                 seconds);
     std::fflush(stderr);
     std::raise(SIGQUIT);
     std::abort();

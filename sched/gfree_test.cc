@@ -46,6 +46,10 @@ TEST(GFreeTest, SurplusStacksReturnedToOS) {
     finished.wait();
   });
   Sched& s = sched();
+  // Committed stacks may stay on the global list (up to 2 × 1024) and on
+  // each P's list (up to 64).
+  const int32_t bound =
+      n - 2 * 1024 - 64 * s.gomaxprocs.load(std::memory_order_relaxed);
   int64_t deadline = sys::nanotime() + 5'000'000'000;
   int32_t released = 0;
   G* sample = nullptr;
@@ -55,10 +59,10 @@ TEST(GFreeTest, SurplusStacksReturnedToOS) {
       released = s.gfree_released_count;
       sample = s.gfree_released;
     }
-    if (released >= n - 3 * 1024) break;
+    if (released >= bound) break;
     usleep(10'000);
   }
-  EXPECT_GE(released, n - 3 * 1024);
+  EXPECT_GE(released, bound);
   ASSERT_NE(sample, nullptr);
   EXPECT_EQ(resident_pages(sample->stack), 0u);
   // Released Gs are reused: a new burst still works.

@@ -101,6 +101,9 @@ void sysmon_loop() {
       }
     }
     if (all_idle) {
+      // The runtime just went idle: the best moment to give back the
+      // stacks of the goroutines that finished (nobody is spawning now).
+      release_free_stacks();
       int64_t until_gc = last_gc + kForceGCPeriodNs - now;
       s.sysmonnote.sleep_for(until_gc > 0 ? until_gc : 0);
       {

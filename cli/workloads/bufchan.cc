@@ -29,7 +29,8 @@ absl::StatusOr<Result> run_bufchan(const WorkloadArgs& args, std::FILE* out) {
     nanos = sys::nanotime() - start;
   });
   if (sum != n * (n - 1) / 2) {
-    return absl::InternalError(fmt::format("bufchan: sum {} != {}", sum, n * (n - 1) / 2));
+    return absl::InternalError(
+        fmt::format("bufchan: sum {} != {}", sum, n * (n - 1) / 2));
   }
   fmt::print(out,
              "bufchan: {} items through a channel of capacity {}, 1 producer, "
@@ -40,7 +41,8 @@ absl::StatusOr<Result> run_bufchan(const WorkloadArgs& args, std::FILE* out) {
 
 const Registrar registrar(Workload{
     .name = "bufchan",
-    .description = "1 producer, 1 consumer, a buffered channel (cap 1024); ns per item",
+    .description =
+        "1 producer, 1 consumer, a buffered channel (cap 1024); ns per item",
     .options = {{.name = "items",
                  .help = "items sent (0..items-1, summed by the consumer)",
                  .default_value = 10'000'000,

@@ -47,7 +47,8 @@ absl::StatusOr<Result> run_mpmc(const WorkloadArgs& args, std::FILE* out) {
     nanos = sys::nanotime() - start;
   });
   if (sum != n * (n - 1) / 2) {
-    return absl::InternalError(fmt::format("mpmc: sum {} != {}", sum, n * (n - 1) / 2));
+    return absl::InternalError(
+        fmt::format("mpmc: sum {} != {}", sum, n * (n - 1) / 2));
   }
   fmt::print(out,
              "mpmc: {} items, {} producers, {} consumers, one channel of "
@@ -58,7 +59,8 @@ absl::StatusOr<Result> run_mpmc(const WorkloadArgs& args, std::FILE* out) {
 
 const Registrar registrar(Workload{
     .name = "mpmc",
-    .description = "4 producers, 4 consumers, one buffered channel (cap 128); ns per item",
+    .description =
+        "4 producers, 4 consumers, one buffered channel (cap 128); ns per item",
     .options = {{.name = "items",
                  .help = "items sent in all",
                  .default_value = 4'000'000,

@@ -32,18 +32,21 @@ absl::StatusOr<Result> run_pingpong(const WorkloadArgs& args, std::FILE* out) {
     }
     nanos = sys::nanotime() - start;
   });
-  if (!ok) return absl::InternalError("pingpong: a reply carried the wrong value");
+  if (!ok)
+    return absl::InternalError("pingpong: a reply carried the wrong value");
   fmt::print(out,
              "pingpong: {} round trips between 2 goroutines over 2 unbuffered "
              "channels in {:.3f} ms (GOMAXPROCS={})\n",
              n, nanos / 1e6, procs);
-  return Result{static_cast<double>(nanos) / static_cast<double>(n), "ns/roundtrip"};
+  return Result{static_cast<double>(nanos) / static_cast<double>(n),
+                "ns/roundtrip"};
 }
 
 const Registrar registrar(Workload{
     .name = "pingpong",
-    .description = "two goroutines, two unbuffered channels, a counter passed back "
-                   "and forth; ns per round trip",
+    .description =
+        "two goroutines, two unbuffered channels, a counter passed back "
+        "and forth; ns per round trip",
     .options = {{.name = "rounds",
                  .help = "round trips (each: two sends, two receives)",
                  .default_value = 1'000'000,

@@ -36,19 +36,22 @@ absl::StatusOr<Result> run_select4(const WorkloadArgs& args, std::FILE* out) {
     nanos = sys::nanotime() - start;
   });
   if (sum != n * (n - 1) / 2) {
-    return absl::InternalError(fmt::format("select4: sum {} != {}", sum, n * (n - 1) / 2));
+    return absl::InternalError(
+        fmt::format("select4: sum {} != {}", sum, n * (n - 1) / 2));
   }
   fmt::print(out,
              "select4: {} selects over 4 channels of capacity {}, each fed by "
              "its own producer, in {:.3f} ms (GOMAXPROCS={})\n",
              n, cap, nanos / 1e6, procs);
-  return Result{static_cast<double>(nanos) / static_cast<double>(n), "ns/select"};
+  return Result{static_cast<double>(nanos) / static_cast<double>(n),
+                "ns/select"};
 }
 
 const Registrar registrar(Workload{
     .name = "select4",
-    .description = "a 4-case select receiving from 4 producers' channels (cap 128); "
-                   "ns per select",
+    .description =
+        "a 4-case select receiving from 4 producers' channels (cap 128); "
+        "ns per select",
     .options = {{.name = "selects",
                  .help = "selects (= items received)",
                  .default_value = 4'000'000,

@@ -67,18 +67,22 @@ absl::StatusOr<Result> run_sieve(const WorkloadArgs& args, std::FILE* out) {
     }
     nanos = sys::nanotime() - start;
   });
-  if (got != want) return absl::InternalError("sieve: the primes differ from a sequential sieve");
-  fmt::print(out,
-             "sieve: the first {} primes (up to {}) through a chain of {} filter "
-             "goroutines in {:.3f} ms (GOMAXPROCS={})\n",
-             n, limit, n, nanos / 1e6, procs);
+  if (got != want)
+    return absl::InternalError(
+        "sieve: the primes differ from a sequential sieve");
+  fmt::print(
+      out,
+      "sieve: the first {} primes (up to {}) through a chain of {} filter "
+      "goroutines in {:.3f} ms (GOMAXPROCS={})\n",
+      n, limit, n, nanos / 1e6, procs);
   return Result{nanos / 1e6, "ms"};
 }
 
 const Registrar registrar(Workload{
     .name = "sieve",
-    .description = "Go's concurrent prime sieve, a goroutine per prime; ms for the "
-                   "first 2000 primes",
+    .description =
+        "Go's concurrent prime sieve, a goroutine per prime; ms for the "
+        "first 2000 primes",
     .options = {{.name = "primes",
                  .help = "primes to find (one filter goroutine each)",
                  .default_value = 2000,

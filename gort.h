@@ -1,0 +1,19 @@
+// gort.h: the whole runtime, one include. Each component is also usable
+// alone through its own package (see README.md).
+//
+//   sched/sched.h   goroutines: go, run, yield, gomaxprocs, blocking, ...
+//   chan/chan.h     Chan<T>, make_chan
+//   chan/select.h   select, on_recv, on_send, on_default
+//   sched/panic.h   gort::Panic, Go's recoverable panics
+//
+// Components that have not landed yet (syncx, timer, netpoll, mem, gc,
+// container) join this header when they do.
+#ifndef GORT_GORT_H_
+#define GORT_GORT_H_
+
+#include "chan/chan.h"
+#include "chan/select.h"
+#include "sched/panic.h"
+#include "sched/sched.h"
+
+#endif  // GORT_GORT_H_

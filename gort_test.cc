@@ -1,0 +1,34 @@
+// The public header alone is enough for DESIGN.md's first example.
+#include "gort.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace {
+
+// Invariant: a producer goroutine's values arrive in order through a
+// buffered channel, range-for ends at close, and select picks the ready
+// case over default.
+TEST(GortTest, DesignExample) {
+  std::vector<int> got;
+  int picked = -1;
+  int rc = gort::run([&] {
+    auto c = gort::make_chan<int>(16);
+    gort::go([c]() mutable {
+      for (int i = 0; i < 3; ++i) c.send(i);
+      c.close();
+    });
+    for (int v : c) got.push_back(v);
+    auto d = gort::make_chan<int>(1);
+    d.send(7);
+    gort::select(gort::on_recv(d, [&](int v, bool ok) { picked = ok ? v : -2; }),
+                 gort::on_default([&] { picked = -3; }));
+    return 5;
+  });
+  EXPECT_EQ(rc, 5);
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(picked, 7);
+}
+
+}  // namespace
