@@ -1,0 +1,190 @@
+// mem/mcache.h: a per-thread (later per-P) cache of spans (Go's mcache,
+// mcache.go).
+//
+//   MCache          one span per span class to allocate from without locks,
+//                   the tiny block, batches of frees bound for spans this
+//                   cache does not own, and the cache's statistics
+//   current_cache   the cache of the calling thread (or of its P, once the
+//                   scheduler registers a hook)
+//   new_cache / destroy_cache   for the scheduler's per-P caches
+//   set_current_cache_hook      the seam where sched plugs in per-P caches
+//
+// The seam. Today every thread that allocates gets a cache of its own,
+// made on first use and destroyed at thread exit. When the scheduler wants
+// Go's per-P mcaches, it calls new_cache() for each P, and registers a
+// hook that returns the running P's cache (nullptr on a thread holding no
+// P, which then uses its own thread cache). A P's cache is used by one M
+// at a time; the hand-off of the P between Ms orders their accesses, so
+// the owner-only fields need no atomics.
+//
+// Thread safety: an MCache is used by one thread at a time (its owner).
+// Its statistics are atomics written only by the owner with relaxed
+// load+store (no locked instruction) and read by read_mem_stats.
+//
+// Memory ordering: statistics stores are release and snapshot loads are
+// acquire; read_mem_stats reads every cache's free counts before any
+// malloc count, so a free it sees implies it sees the malloc that
+// happened-before it (Mallocs >= Frees for every class it reports).
+#ifndef GORT_MEM_MCACHE_H_
+#define GORT_MEM_MCACHE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "mem/mspan.h"
+#include "mem/sizeclasses.h"
+
+namespace gort::mem {
+
+// A statistic with one writer.
+class OwnerCounter {
+ public:
+  void add(uint64_t d) {
+    v_.store(v_.load(std::memory_order_relaxed) + d, std::memory_order_release);
+  }
+  uint64_t get() const { return v_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// Frees of objects in spans that a cache does not own are batched per
+// mcentral and applied under its lock once per batch. Until then the
+// cache's own allocations of that span class take them back, newest first
+// (to their spans they are still allocated).
+inline constexpr int kRemoteBatchMax = 64;
+// A batch holds at most this many bytes of objects (a 32 KiB class: 2).
+inline constexpr size_t kRemoteBatchBytes = 64 << 10;
+struct RemoteBatch {
+  int n = 0;
+  int limit = 0;
+  uintptr_t objects[kRemoteBatchMax];
+};
+
+// The tiny allocator's reference-count bias (see malloc.cc, "Tiny").
+inline constexpr uint16_t kTinyBias = 1 << 15;
+
+class MCache {
+ public:
+  MCache();
+
+  // Current spans, one per span class plus the tiny blocks' span; the
+  // empty span (nelems 0) where there is none yet.
+  MSpan* alloc[kNumCentrals];
+
+  // Tiny allocator: the current 16-byte block, the next free offset in
+  // it, and objects handed out from it (see malloc.cc).
+  uintptr_t tiny = 0;
+  uint32_t tiny_offset = 0;
+  uint32_t tiny_count = 0;
+
+  RemoteBatch* remote[kNumCentrals] = {};
+
+  // Statistics, per size class (class 0 unused: large objects are
+  // counted by the heap).
+  OwnerCounter nmalloc[kNumSizeClasses];
+  OwnerCounter nfree[kNumSizeClasses];
+  OwnerCounter tiny_allocs;
+
+  // The registry of live caches (read_mem_stats walks it).
+  MCache* registry_next = nullptr;
+  MCache* registry_prev = nullptr;
+};
+
+// The span with no objects that an MCache slot holds before its first
+// refill; its allocation window is always empty.
+MSpan* empty_span();
+
+// Allocates an object of span class / central index `central` from the
+// cache, refilling from the mcentral when the current span is full.
+// Out of memory is a fatal error.
+uintptr_t cache_alloc_slow(MCache* c, int central);
+
+// `fatal error: free of already freed object` (never returns).
+[[noreturn, gnu::cold]] void cache_bad_free(uintptr_t p);
+
+// Puts a free of object `p` (index `index` of span `s`, which `c` does not
+// own) into the cache's batch for its mcentral, flushing when full.
+void cache_free_remote(MCache* c, MSpan* s, uintptr_t p);
+
+// Applies every pending batch of `c`.
+void cache_flush_remote(MCache* c);
+
+// Frees small object `p`, index `index` of span `s`: into the span's local
+// free bits when `c` owns the span, else into the batch. A double free seen
+// here is a fatal error.
+inline void cache_free_small(MCache* c, MSpan* s, uintptr_t p, uint32_t index) {
+  c->nfree[s->size_class].add(1);
+  if (s->owner.load(std::memory_order_relaxed) == c) {
+    uint32_t w = index / 64;
+    uint64_t bit = uint64_t{1} << (index % 64);
+    if ((s->local_free[w] & bit) != 0 ||
+        (index >= s->freeindex && (s->alloc_bits[w] & bit) == 0)) {
+      cache_bad_free(p);
+    }
+    s->local_free[w] |= bit;
+    return;
+  }
+  cache_free_remote(c, s, p);
+}
+
+// ---- the seam for per-P caches ----
+
+// A new cache, registered for statistics. REQUIRES: called by the
+// scheduler (or a test) that will later destroy_cache() it.
+MCache* new_cache();
+// Returns every span, the tiny block and every pending free of `c` to the
+// mcentrals, folds its statistics into the totals and frees it.
+// REQUIRES: nobody uses `c` any more.
+void destroy_cache(MCache* c);
+
+using CurrentCacheHook = MCache* (*)();
+// Registers the function that returns the calling thread's P's cache, or
+// nullptr when it has none (then the thread's own cache is used).
+// nullptr unregisters. REQUIRES: the hook is async-safe and cheap: it is
+// called on every allocation and free.
+void set_current_cache_hook(CurrentCacheHook hook);
+
+namespace mcache_internal {
+extern std::atomic<CurrentCacheHook> g_hook;
+extern constinit thread_local MCache* tls_cache;
+MCache* thread_cache_slow();  // nullptr: the thread is exiting
+void tiny_retire(MCache* c);  // malloc.cc: gives up the current tiny block
+}  // namespace mcache_internal
+
+// The calling thread's cache if it already has one, else nullptr (no
+// call: for fast paths, which fall back to current_cache()).
+inline MCache* current_cache_if_any() {
+  CurrentCacheHook h = mcache_internal::g_hook.load(std::memory_order_relaxed);
+  if (h != nullptr) {
+    if (MCache* c = h()) return c;
+  }
+  return mcache_internal::tls_cache;
+}
+
+// The calling thread's cache, or nullptr while it is exiting (after its
+// cache was destroyed); the callers then use the orphan cache (malloc.cc).
+inline MCache* current_cache() {
+  // Relaxed: the hook is a plain function pointer set once at start.
+  CurrentCacheHook h = mcache_internal::g_hook.load(std::memory_order_relaxed);
+  if (h != nullptr) {
+    if (MCache* c = h()) return c;
+  }
+  MCache* c = mcache_internal::tls_cache;
+  if (__builtin_expect(c != nullptr, 1)) return c;
+  return mcache_internal::thread_cache_slow();
+}
+
+// Statistics of caches destroyed so far, plus a walk over the live ones.
+struct CacheTotals {
+  uint64_t nmalloc[kNumSizeClasses] = {};
+  uint64_t nfree[kNumSizeClasses] = {};
+  uint64_t tiny_allocs = 0;
+  size_t cache_sys = 0, cache_inuse = 0;  // MCacheSys, MCacheInuse
+};
+CacheTotals cache_totals();
+
+}  // namespace gort::mem
+
+#endif  // GORT_MEM_MCACHE_H_
