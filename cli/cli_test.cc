@@ -104,8 +104,15 @@ TEST(Cli, FlagsOfUnlandedComponentsSaySoAndExit2) {
 // Invariant: the scheduler's flags work now that sched has landed: --procs
 // sets GOMAXPROCS and --schedtrace prints Go's SCHED lines on stderr.
 TEST(Cli, SchedFlagsWork) {
+  // Long enough to span several 1 ms trace periods in every config; under
+  // TSan each new goroutine is a fiber that costs about 1 ms to create.
+#if defined(__SANITIZE_THREAD__)
+  const char* goroutines = "2000";
+#else
+  const char* goroutines = "200000";
+#endif
   ProcessResult r = gort({"run", "spawn", "--procs", "1", "--schedtrace",
-                          "5", "--goroutines", "200000"});
+                          "1", "--goroutines", goroutines});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("GOMAXPROCS=1"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("SCHED "), std::string::npos) << r.err;
