@@ -31,15 +31,7 @@ using chan_testing::scaled;
 using chan_testing::wait_until;
 using chan_testing::Watchdog;
 
-// Sets GOMAXPROCS for a scope.
-class ScopedProcs {
- public:
-  explicit ScopedProcs(int n) : old_(gomaxprocs(n)) {}
-  ~ScopedProcs() { gomaxprocs(old_); }
-
- private:
-  int old_;
-};
+using chan_testing::ScopedProcs;
 
 template <typename F>
 std::string or_panic(F&& f) {

@@ -30,14 +30,7 @@ using chan_testing::scaled;
 using chan_testing::wait_until;
 using chan_testing::Watchdog;
 
-class ScopedProcs {
- public:
-  explicit ScopedProcs(int n) : old_(gomaxprocs(n)) {}
-  ~ScopedProcs() { gomaxprocs(old_); }
-
- private:
-  int old_;
-};
+using chan_testing::ScopedProcs;
 
 // Pearson's statistic of counts against the uniform distribution.
 double chi_square(const std::vector<int64_t>& counts) {

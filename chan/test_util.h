@@ -1,9 +1,8 @@
 // chan/test_util.h: what chan's tests share (testonly).
 //
-//   Watchdog     aborts a hung test with the goroutine dump (SIGQUIT)
+//   Watchdog, ScopedProcs, kTsan, kAsan   sched/test_util.h's, re-exported
 //   ChanTest     a fixture whose TearDown fails on leaked goroutines
 //   scaled       how far a stress test scales down under the sanitizers
-//   kTsan        built with ThreadSanitizer
 //   queued_receivers / queued_senders
 //                parties blocked on a channel now (to wait until a
 //                goroutine has really parked before acting on it)
@@ -29,21 +28,17 @@
 #include <thread>
 
 #include "chan/chan.h"
+#include "sched/test_util.h"
 #include "sched/sched.h"
 #include "sys/clock.h"
 
 namespace gort::chan_testing {
 
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool kTsan = true;
-#else
-inline constexpr bool kTsan = false;
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool kAsan = true;
-#else
-inline constexpr bool kAsan = false;
-#endif
+// Shared with the scheduler's tests (sched/test_util.h).
+using sched::testing::kAsan;
+using sched::testing::kTsan;
+using sched::testing::ScopedProcs;
+using sched::testing::Watchdog;
 
 // Full scale in the default build; smaller under ASan and TSan (slower, and
 // GCC's TSan dies past ~8000 live fibers).
@@ -51,41 +46,6 @@ inline constexpr int64_t scaled(int64_t full, int64_t asan, int64_t tsan) {
   return kTsan ? tsan : kAsan ? asan : full;
 }
 
-// Raises SIGQUIT (the runtime prints every goroutine and exits 2) if not
-// destroyed within `seconds`: a lost wakeup fails fast and shows where
-// everyone is parked, instead of running into Bazel's timeout.
-class Watchdog {
- public:
-  Watchdog(const char* what, int seconds)
-      : what_(what), thread_([this, seconds] { watch(seconds); }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  void watch(int seconds) {
-    std::unique_lock<std::mutex> l(mu_);
-    if (cv_.wait_for(l, std::chrono::seconds(seconds),
-                     [this] { return done_; }))
-      return;
-    std::fprintf(stderr, "watchdog: %s did not finish within %d s\n", what_,
-                 seconds);
-    std::fflush(stderr);
-    std::raise(SIGQUIT);
-    std::abort();
-  }
-
-  const char* what_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 // Checked after every test: every goroutine the test started has exited
 // (a goroutine that signals and then returns gets a grace period).
