@@ -34,7 +34,9 @@ TEST(Malloc, EverySizeIsUsable) {
     size_t u = usable_size(p);
     ASSERT_GE(u, s) << s;
     std::memset(p, 0xab, u);
-    if (s > 0 && s <= kMaxSmallSize) ASSERT_EQ(u, class_size(size_to_class(s)));
+    if (s > 0 && s <= kMaxSmallSize) {
+      ASSERT_EQ(u, class_size(size_to_class(s)));
+    }
     free(p);
   }
 }

@@ -229,7 +229,11 @@ void set_schedtrace_fd(int fd) {
   g_fd = fd;
 }
 
-void schedtrace(bool detailed) {
+namespace {
+
+// Prints one trace and returns the time stamped on it, so that sysmon can
+// space its lines by the stamps the reader sees (see schedtrace_tick).
+int64_t trace_now(bool detailed) {
   schedinit();
   Sched& s = sched();
   sys::MutexLock out(g_out_lock);
@@ -246,7 +250,12 @@ void schedtrace(bool detailed) {
   }
   sys::MutexLock l(s.lock);
   print_locked(s, g_fd, now, detailed, gs);
+  return now;
 }
+
+}  // namespace
+
+void schedtrace(bool detailed) { trace_now(detailed); }
 
 int32_t schedtrace_period_ms() { return static_cast<int32_t>(config() / 2); }
 
@@ -255,8 +264,11 @@ void schedtrace_tick(int64_t now) {
   int64_t period_ms = c / 2;
   if (period_ms <= 0) return;
   if (g_last_trace + period_ms * 1'000'000 > now) return;
-  g_last_trace = now;
-  schedtrace((c & 1) != 0);
+  // Go stores sysmon's `now` here; the stamp of the printed line is taken
+  // later, after sysmon's other work, so under load two of Go's lines can
+  // be stamped less than a period apart. Keeping the stamp instead makes
+  // the printed times at least `period_ms` apart.
+  g_last_trace = trace_now((c & 1) != 0);
 }
 
 }  // namespace gort::sched
