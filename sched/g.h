@@ -103,6 +103,9 @@ struct G {
   int64_t wait_since = 0;   // nanotime when it parked (for the dump)
   void* param = nullptr;    // handed over by ready (Go's gp.param)
   bool is_main = false;     // the goroutine of run()
+  // Made by go but never run: its first frame is not written yet. execute
+  // writes it on the M that runs the G first (proc.cc, newproc_end says why).
+  bool fresh = false;
 
   // ---- the body ----
   void (*invoke)(G*) = nullptr;  // runs and destroys the closure

