@@ -4,11 +4,14 @@
 // (death tests, threadsafe style: the child re-executes this binary).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 #include "sched/internal.h"
 #include "sched/sched.h"
+#include "sched/sema.h"
 #include "sched/test_util.h"
 #include "sys/syscall.h"
 
@@ -109,6 +112,43 @@ TEST_F(DeadlockTest, BlockedInSyscallIsNotDeadlock) {
         std::exit(r);
       },
       ::testing::ExitedWithCode(3), "");
+}
+
+// The main goroutine waits on a semaphore that only a plain thread will
+// release, 100 ms later. `wake`: the thread releases it (else it just ends).
+// Returns run()'s result, 7.
+int wait_for_foreign_thread(bool wake) {
+  return run([wake] {
+    uint32_t sema = 0;
+    std::atomic<bool> registered{false};
+    std::thread t([&sema, &registered, wake] {
+      ForeignThread foreign;
+      registered.store(true, std::memory_order_release);
+      sys::nanosleep(100'000'000);
+      if (wake) semrelease(&sema, false);
+    });
+    t.detach();
+    // Park only once the thread counts, or the check could run before.
+    while (!registered.load(std::memory_order_acquire)) yield();
+    semacquire(&sema, false);
+    return 7;
+  });
+}
+
+// Not a deadlock: every M is idle while the main goroutine waits, but a
+// registered plain thread (ForeignThread) may still wake it, and does.
+TEST_F(DeadlockTest, ForeignThreadKeepsDeadlockQuiet) {
+  EXPECT_EXIT(std::exit(wait_for_foreign_thread(true)),
+              ::testing::ExitedWithCode(7), "");
+}
+
+// When the last ForeignThread ends without waking anyone, nothing can run
+// again: the deadlock is reported then, with the semacquire in the dump.
+TEST_F(DeadlockTest, ForeignThreadEndingReportsDeadlock) {
+  EXPECT_EXIT(std::exit(wait_for_foreign_thread(false)),
+              ::testing::ExitedWithCode(2),
+              "^fatal error: all goroutines are asleep - deadlock!\n\n"
+              "goroutine [0-9]+ \\[semacquire\\]:");
 }
 
 }  // namespace

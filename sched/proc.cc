@@ -307,6 +307,8 @@ void mstart(M* m) {
   // and stack-overflow handlers run (sched/preempt.cc, stackguard.cc). It
   // lives as long as the thread: mstart returns only when the M retires.
   sys::SignalStack signal_stack;
+  // Under ASan: LeakSanitizer keeps scanning g0's frames while Gs run.
+  sys::ThreadStackRoot stack_root;
   minit(m);
   sys::init_thread_context(&m->g0);
   P* p = m->next_p;

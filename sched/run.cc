@@ -132,7 +132,7 @@ void main_exited() {
 void checkdead() {
   Sched& s = sched();
   if (!g_run_active) return;
-  int32_t running = s.mcount - s.nmidle - s.nmidlelocked;
+  int32_t running = s.mcount - s.nmidle - s.nmidlelocked + s.nforeign;
   if (running > 0) return;
   if (s.runq_size.load(std::memory_order_relaxed) > 0) return;
   int32_t procs = s.gomaxprocs.load(std::memory_order_relaxed);
@@ -145,3 +145,26 @@ void checkdead() {
 }
 
 }  // namespace gort::sched
+
+namespace gort {
+
+ForeignThread::ForeignThread() {
+  GORT_CHECK(sched::current_g() == nullptr);  // plain threads only
+  sched::schedinit();
+  sched::Sched& s = sched::sched();
+  sys::MutexLock l(s.lock);
+  s.nforeign++;
+}
+
+ForeignThread::~ForeignThread() {
+  sched::Sched& s = sched::sched();
+  sys::MutexLock l(s.lock);
+  GORT_CHECK(s.nforeign > 0);
+  s.nforeign--;
+  // The Ms went idle while this thread counted as running, so nobody has
+  // checked since: if goroutines wait on what this thread no longer will
+  // do, it is a deadlock now.
+  sched::checkdead();
+}
+
+}  // namespace gort

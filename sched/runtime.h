@@ -159,6 +159,9 @@ struct Sched {
   int32_t nmidle ABSL_GUARDED_BY(lock) = 0;
   int32_t nmidlelocked ABSL_GUARDED_BY(lock) = 0;
   int32_t mcount ABSL_GUARDED_BY(lock) = 0;
+  // Live gort::ForeignThread objects: threads that count as running Ms for
+  // checkdead (run.cc).
+  int32_t nforeign ABSL_GUARDED_BY(lock) = 0;
   int64_t mnext ABSL_GUARDED_BY(lock) = 0;
   P* pidle ABSL_GUARDED_BY(lock) = nullptr;
   std::atomic<int32_t> npidle{0};       // written under lock; read as a hint

@@ -9,6 +9,8 @@
 //   blocking(f)          runs a blocking call, handing the P to another M
 //   lock_os_thread()     wires the goroutine to its thread (LockOSThread)
 //   unlock_os_thread()   undoes one lock_os_thread (UnlockOSThread)
+//   ForeignThread        RAII: a plain thread that may wake goroutines, so
+//                        deadlock detection waits for it
 //
 // Semantics are Go's. `run` may be called again after it returns (the
 // runtime stays up between calls; goroutines left running by a finished
@@ -153,6 +155,23 @@ void lock_os_thread();
 // undo any per-thread change other goroutines must not see (else: stay
 // locked and let the thread exit with the goroutine).
 void unlock_os_thread();
+
+// Declares, for its lifetime, that the calling plain thread (not a
+// goroutine) may still wake goroutines: send on a channel, release a
+// semaphore, unlock a Mutex, call go(). While one exists, deadlock detection
+// does not report goroutines that only such a thread could wake, as Go
+// counts a cgo thread's extra M as running. When the last one ends and no
+// goroutine can run any more, the deadlock is reported then. A plain thread
+// that wakes goroutines without one works too; only the deadlock check
+// cannot know about it (Go without cgo has no such threads at all).
+// REQUIRES: made and destroyed on the same plain thread.
+class ForeignThread {
+ public:
+  ForeignThread();
+  ~ForeignThread();
+  ForeignThread(const ForeignThread&) = delete;
+  ForeignThread& operator=(const ForeignThread&) = delete;
+};
 
 namespace sched {
 void entersyscall();

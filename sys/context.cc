@@ -145,8 +145,10 @@
 #include <new>
 
 #if defined(GORT_CONTEXT_ASAN)
+#include <pthread.h>
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
 #endif
 #if defined(GORT_CONTEXT_TSAN)
 #include <sanitizer/tsan_interface.h>
@@ -301,6 +303,25 @@ void destroy_context(Context* ctx) {
   if (ctx->made) ASAN_UNPOISON_MEMORY_REGION(ctx->stack_lo, ctx->stack_size);
 #endif
   *ctx = Context{};
+}
+
+ThreadStackRoot::ThreadStackRoot() {
+#if defined(GORT_CONTEXT_ASAN)
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  if (pthread_attr_getstack(&attr, &lo_, &size_) == 0) {
+    __lsan_register_root_region(lo_, size_);
+  } else {
+    lo_ = nullptr;
+  }
+  pthread_attr_destroy(&attr);
+#endif
+}
+
+ThreadStackRoot::~ThreadStackRoot() {
+#if defined(GORT_CONTEXT_ASAN)
+  if (lo_ != nullptr) __lsan_unregister_root_region(lo_, size_);
+#endif
 }
 
 }  // namespace gort::sys
