@@ -66,6 +66,9 @@ MCache* mcache_internal::thread_cache_slow() {
   if (tls_state == TlsState::kDead) return nullptr;
   static thread_local ThreadCacheReleaser releaser;
   (void)&releaser;  // odr-use: registers the destructor
+  // Registering it may call calloc, which is this allocator when it
+  // replaces malloc (//mem:malloc): that nested call made the cache already.
+  if (tls_cache != nullptr) return tls_cache;
   tls_cache = new_cache();
   tls_state = TlsState::kLive;
   return tls_cache;
