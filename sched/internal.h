@@ -5,7 +5,8 @@
 //   park / ready    the only way a goroutine blocks and wakes (Go's
 //                   gopark/goready); everything that waits uses them
 //   park_unlock     park, releasing a runtime lock once off the stack
-//   Hooks           what higher layers plug in: the poller, timers, GC
+//   Hooks           what higher layers plug in: the poller, GC
+//   local_timer_heap / timer_armed   for //timer:time (timers live in Ps)
 //
 // Thread safety: park only on a goroutine; ready from anywhere.
 //
@@ -23,6 +24,7 @@
 
 #include "sched/g.h"
 #include "sys/mutex.h"
+#include "timer/heap.h"
 
 namespace gort::sched {
 
@@ -53,19 +55,29 @@ struct Hooks {
   G* (*poll_network)(bool block, int64_t until_ns) = nullptr;
   // Interrupts a blocking poll_network.
   void (*break_poll)() = nullptr;
-  // Runs p's due timers; returns the next deadline (absolute nanotime) or -1.
-  int64_t (*run_timers)(P* p, int64_t now) = nullptr;
-  // Whether any goroutine waits on the network or a timer (deadlock check).
+  // Whether any goroutine waits on the network (deadlock check; pending
+  // timers are checked directly, they live in the Ps).
   bool (*has_waiters)() = nullptr;
   // sysmon's every-two-minutes forced GC, and the scavenger's tick.
   void (*force_gc)() = nullptr;
   void (*scavenge)() = nullptr;
-  // How many timers p holds (scheddetail's timerslen); null prints 0.
-  // Called by the trace with sched.lock held and without owning p: it must
-  // not block or take sched.lock, and should read an atomic count.
-  int32_t (*timers_len)(P* p) = nullptr;
 };
 void set_hooks(const Hooks& hooks);
+
+// Timers (sched/timers.cc; the heap is timer/heap.h, the API timer/time.h).
+// The heap a timer armed now should go into: the caller's P's, or P0's on a
+// thread without a P (P0 never goes away when gomaxprocs shrinks). The
+// pointer is valid while the caller keeps its P (a goroutine in runtime code
+// is not preempted) or, for P0's, always.
+timer::Heap* local_timer_heap();
+// Tells the scheduler that a timer was armed for `when` (nanotime), after
+// it is in its heap: wakes the M waiting for the next timer if this one is
+// earlier, or gets an M to wait for it (see "Waiting for timers" in
+// proc.cc). Cheap when nothing needs doing (one load).
+void timer_armed(int64_t when);
+// How many times an idle M has woken from its note (tests count wake-ups of
+// an idle runtime).
+uint64_t idle_wakeups();
 
 // ---- within //sched ---------------------------------------------------------
 
@@ -95,7 +107,10 @@ void start_the_world(int32_t new_procs);
 void globrunqput_list_locked(G* head, G* tail, int32_t n);
 void handoffp(P* p);
 void start_sysmon();
-void release_free_stacks();
+// Dead Gs on the global free list beyond those kept committed, and the
+// release of up to `max` of their stacks to the OS (proc.cc).
+int32_t free_stack_surplus();
+void release_free_stacks(int32_t max);
 // Makes a list of waiting Gs (linked by sched_link) runnable from a thread
 // without a P (poller, sysmon).
 void inject_glist(G* list);
@@ -105,7 +120,9 @@ void preemptone(P* p);
 void wake_sysmon_locked();
 const Hooks& hooks();
 G* hooks_poll_network(bool block);
-G* hooks_run_timers(P* p);
+// The earliest deadline of any P's live timers (timer::kNever if none);
+// seq_cst loads (step W2 of proc.cc's timer-wait protocol).
+int64_t earliest_timer();
 
 // schedtrace.cc: sysmon's side of GODEBUG=schedtrace. The period in ms
 // (<= 0: off), and a tick that prints when a period has passed since the

@@ -58,8 +58,28 @@
 //
 // every 61st schedtick the global queue first (fairness); the local runnext
 // and ring; the global queue (a batch); the poller without blocking (hook);
-// stealing, 4 rounds over the Ps in random order, runnext only in the last;
-// timers (hook); then give up the P and sleep.
+// stealing, 4 rounds over the Ps in random order, runnext and other Ps' due
+// timers only in the last; then give up the P and sleep. This P's own due
+// timers run first of all (Go's checkTimers at the top of findRunnable).
+//
+// ## Waiting for timers (Go: netpoll(delay) until pollUntil)
+//
+// Each P has a timer heap (timer/heap.h). An M that finds nothing sleeps on
+// its note; one of them (the *timer waiter*, sched.timer_waiter) sleeps
+// only until the earliest deadline of any P's live timers, off the idle M
+// list, then takes an idle P and looks again. Only one M waits so, so a
+// deadline wakes one thread, not all of them. When netpoll lands, the
+// waiter's timed note becomes the poller's wait until the same deadline.
+// No earlier timer is missed (A = a goroutine arming a timer, W = the M
+// becoming the waiter; every step below is seq_cst):
+//   A1. insert the timer (the heap stores next_when);
+//   A2. load sched.timer_sleep_until; if the new deadline is earlier, wake
+//       the waiter under sched.lock (kNoTimerWaiter: wakep instead, as Go's
+//       wakeNetPoller, so that an idle P gets an M that will wait);
+//   W1. under sched.lock, become the waiter with timer_sleep_until = kNever;
+//   W2. scan every P's next_when; store the minimum as timer_sleep_until.
+// If A1 precedes W2, W2 sees the timer. Otherwise W1 precedes A2, which sees
+// kNever or W2's minimum, both later than the timer, and wakes W.
 #include <cxxabi.h>
 #include <sys/mman.h>
 
@@ -96,6 +116,8 @@ constinit thread_local M* t_m = nullptr;
 // Every 61st schedule looks at the global queue first (Go's constant: a
 // prime, so it does not resonate with patterns in the workload).
 constexpr uint32_t kGlobalQueueFairness = 61;
+// Due timers a look of find_runnable fires at most (see there).
+constexpr int kTimerBatch = 64;
 // Dead Gs a P keeps before moving half of them to the global list (Go: 64).
 constexpr int32_t kGFreeLocalMax = 64;
 // Dead Gs whose stacks stay committed on the global list; beyond twice this,
@@ -352,6 +374,7 @@ void stopm(M* m) {
   m->park.sleep();
   m->park.clear();
   m->blocked = false;
+  s.idle_wakeups.fetch_add(1, std::memory_order_relaxed);
   P* p = m->next_p;
   m->next_p = nullptr;
   acquirep(m, p);
@@ -443,6 +466,7 @@ G* steal_work(M* m) {
   Sched& s = sched();
   P* p = m->p;
   int32_t procs = s.gomaxprocs.load(std::memory_order_acquire);
+  int64_t now = 0;  // read once, when some victim has a timer
   for (int round = 0; round < kStealRounds; round++) {
     bool last = round == kStealRounds - 1;
     uint32_t start = steal_start(p->rng, procs);
@@ -453,6 +477,15 @@ G* steal_work(M* m) {
       if (victim == p) continue;
       if (victim->status.load(std::memory_order_acquire) == PStatus::kDead)
         continue;
+      // Go's stealWork: in the last round, run the victim's due timers here
+      // (an idle P's timers have nobody else); what they ready lands on p.
+      if (last && victim->timers.next_when() != timer::kNever) {
+        if (now == 0) now = sys::nanotime();
+        if (victim->timers.run(now, kTimerBatch) > 0) {
+          bool inherit;
+          if (G* g = p->runq.get(&inherit)) return g;
+        }
+      }
       G* g = p->runq.steal_from(victim->runq, last, [victim] {
         // Go sleeps 3 µs before taking a running P's runnext, to let that P
         // run the G it just readied (a producer about to block).
@@ -479,6 +512,59 @@ bool any_runq_nonempty() {
   return false;
 }
 
+// Becomes the timer waiter if there is none and some P has a live timer,
+// sleeps until the earliest deadline (or until an earlier timer is armed),
+// then takes an idle P. Returns true holding that P; false if m should
+// stopm instead (another M waits, no timers, or no idle P on waking). See
+// "Waiting for timers" above for steps W1 and W2.
+bool timer_wait(M* m) {
+  Sched& s = sched();
+  {
+    sys::MutexLock l(s.lock);
+    if (s.timer_waiter != nullptr) return false;
+    s.timer_waiter = m;
+    s.timer_sleep_until.store(timer::kNever, std::memory_order_seq_cst);  // W1
+  }
+  int64_t next = earliest_timer();  // W2: seq_cst loads
+  int64_t sleep_ns = -1;  // lost the role: timer_armed wakes the note
+  {
+    sys::MutexLock l(s.lock);
+    if (s.timer_waiter == m) {
+      if (next == timer::kNever) {
+        s.timer_waiter = nullptr;
+        s.timer_sleep_until.store(kNoTimerWaiter, std::memory_order_relaxed);
+        return false;
+      }
+      s.timer_sleep_until.store(next, std::memory_order_seq_cst);  // W2
+      sleep_ns = std::max<int64_t>(next - sys::nanotime(), 0);
+    }
+  }
+  m->blocked = true;
+  m->park.sleep_for(sleep_ns);
+  m->blocked = false;
+  s.idle_wakeups.fetch_add(1, std::memory_order_relaxed);
+  P* p;
+  {
+    sys::MutexLock l(s.lock);
+    if (s.timer_waiter == m) {
+      s.timer_waiter = nullptr;
+      s.timer_sleep_until.store(kNoTimerWaiter, std::memory_order_relaxed);
+    }
+    // timer_armed wakes a waiter only under this lock and only while it is
+    // the waiter, so no wakeup is in flight now: clear() is safe.
+    m->park.clear();
+    p = pidleget();
+  }
+  if (p == nullptr) return false;
+  acquirep(m, p);
+  // Run every P's due timers now (what they ready lands on p), rather than
+  // leave other Ps' to the steal loop, which a busy moment may skip.
+  int64_t now = sys::nanotime();
+  int32_t procs = s.gomaxprocs.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < procs; i++) s.allp[i]->timers.run(now, kTimerBatch);
+  return true;
+}
+
 // Finds a runnable G for m, sleeping if there is none. Returns with m->p
 // held. `*inherit_time`: the G came from runnext.
 G* find_runnable(M* m, bool* inherit_time) {
@@ -490,6 +576,14 @@ top:
   }
   P* p = m->p;
   *inherit_time = false;
+  // This P's due timers first (Go's checkTimers); one atomic load if none.
+  // At most kTimerBatch of them per look: a burst of due after_func timers
+  // would otherwise start thousands of goroutines before any runs, each on
+  // a fresh stack, where a few at a time reuse the stacks of those that
+  // finished (the rest stay due and run at the next look, microseconds on).
+  if (p->timers.next_when() != timer::kNever) {
+    p->timers.run(sys::nanotime(), kTimerBatch);
+  }
   if (p->schedtick % kGlobalQueueFairness == 0 &&
       s.runq_size.load(std::memory_order_relaxed) > 0) {
     sys::MutexLock l(s.lock);
@@ -513,7 +607,6 @@ top:
     }
     if (G* g = steal_work(m)) return g;
   }
-  if (G* g = hooks_run_timers(p)) return g;
 
   // Nothing anywhere: give up the P (the global queue is checked once more
   // under the lock that pidleput takes; see the essay).
@@ -550,6 +643,7 @@ top:
       goto top;
     }
   }
+  if (timer_wait(m)) goto top;
   stopm(m);
   goto top;
 }
@@ -788,23 +882,32 @@ void goroutine_entry(void* arg, uintptr_t) {
 
 }  // namespace
 
-// Returns to the OS the stack memory of dead Gs beyond the first
-// kGFreeGlobalKeep on the global free list (Go frees surplus stacks at each
-// GC; gort's sysmon calls this on its looks). The Gs stay on a second list
-// and are reused last; their first touch faults a zero page back in.
-void release_free_stacks() {
+int32_t free_stack_surplus() {
+  Sched& s = sched();
+  sys::MutexLock l(s.gfree_lock);
+  return std::max(s.gfree_count - kGFreeGlobalKeep, 0);
+}
+
+// Returns to the OS the stack memory of up to `max` dead Gs beyond the
+// first kGFreeGlobalKeep on the global free list, the longest-dead first
+// (the list is LIFO, so they are at its end). Go frees surplus stacks at
+// each GC; gort's sysmon calls this (sysmon.cc says when). The Gs stay on a
+// second list and are reused last; their first touch faults a zero page
+// back in.
+void release_free_stacks(int32_t max) {
   Sched& s = sched();
   G* cold = nullptr;
   int32_t n = 0;
   {
     sys::MutexLock l(s.gfree_lock);
-    if (s.gfree_count <= 2 * kGFreeGlobalKeep) return;
+    if (s.gfree_count <= 2 * kGFreeGlobalKeep || max <= 0) return;
+    n = std::min(s.gfree_count - kGFreeGlobalKeep, max);
+    int32_t keep = s.gfree_count - n;
     G* keep_tail = s.gfree;
-    for (int32_t i = 1; i < kGFreeGlobalKeep; i++) keep_tail = keep_tail->sched_link;
+    for (int32_t i = 1; i < keep; i++) keep_tail = keep_tail->sched_link;
     cold = keep_tail->sched_link;
     keep_tail->sched_link = nullptr;
-    n = s.gfree_count - kGFreeGlobalKeep;
-    s.gfree_count = kGFreeGlobalKeep;
+    s.gfree_count = keep;
   }
   // The detached Gs are ours alone now: release outside the lock.
   G* tail = cold;

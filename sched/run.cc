@@ -132,12 +132,20 @@ void main_exited() {
 void checkdead() {
   Sched& s = sched();
   if (!g_run_active) return;
-  int32_t running = s.mcount - s.nmidle - s.nmidlelocked + s.nforeign;
+  // The timer waiter (proc.cc) is an idle M too, though off the idle list:
+  // it may be waiting for a timer stopped since (then nothing is pending).
+  int32_t running = s.mcount - s.nmidle - s.nmidlelocked + s.nforeign -
+                    (s.timer_waiter != nullptr ? 1 : 0);
   if (running > 0) return;
   if (s.runq_size.load(std::memory_order_relaxed) > 0) return;
   int32_t procs = s.gomaxprocs.load(std::memory_order_relaxed);
   for (int32_t i = 0; i < procs; i++) {
     if (!s.allp[i]->runq.empty()) return;
+  }
+  // Pending timers may still wake a goroutine (Go's checkdead looks at
+  // every P's timers too; stopped ones do not count here).
+  for (int32_t i = 0; i < procs; i++) {
+    if (s.allp[i]->timers.live() > 0) return;
   }
   const Hooks& h = hooks();
   if (h.has_waiters != nullptr && h.has_waiters()) return;

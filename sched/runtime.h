@@ -23,6 +23,7 @@
 #include "sys/context.h"
 #include "sys/mutex.h"
 #include "sys/note.h"
+#include "timer/heap.h"
 
 namespace gort::sched {
 
@@ -100,7 +101,14 @@ struct P {
   // Per-P statistics for reports (owner writes, relaxed).
   std::atomic<uint64_t> goroutines_run{0};
   std::atomic<uint64_t> stolen{0};
+
+  // Its timers (Go's p.timers). Any M may run or add to them (the heap has
+  // its own lock); timers of a P destroyed by gomaxprocs move to another.
+  timer::Heap timers;
 };
+
+// sched.timer_sleep_until when no M waits for timers.
+inline constexpr int64_t kNoTimerWaiter = INT64_MIN;
 
 // What a G asks its M's g0 to do after switching to it (Go's mcall target).
 enum class MOp : uint8_t {
@@ -179,6 +187,15 @@ struct Sched {
   int32_t stopwait ABSL_GUARDED_BY(lock) = 0;
   sys::Note stopnote;
   sys::Mutex stw_lock;  // one stop-the-world at a time (Go's worldsema)
+
+  // The M sleeping until the next timer, off the idle M list (proc.cc's
+  // "Waiting for timers"), under lock; and its deadline: kNever while it
+  // scans, kNoTimerWaiter when there is none. Stored under lock (seq_cst
+  // where the protocol says), loaded without it by timer_armed.
+  M* timer_waiter ABSL_GUARDED_BY(lock) = nullptr;
+  std::atomic<int64_t> timer_sleep_until{kNoTimerWaiter};
+  // Wake-ups of idle Ms (stopm and the timer waiter), relaxed; for tests.
+  std::atomic<uint64_t> idle_wakeups{0};
 
   // sysmon's state (Go's sysmonwait, sysmonnote), under lock.
   bool sysmonwait ABSL_GUARDED_BY(lock) = false;

@@ -164,7 +164,6 @@ GORT_RACY_READER void print_locked(Sched& s, int fd, int64_t now, bool detailed,
              s.nmidlelocked, s.stopwait, s.sysmonwait ? 1 : 0);
     line.end();
   }
-  const Hooks& h = hooks();
   for (int32_t i = 0; i < procs; i++) {
     P* p = s.allp[i];
     M* m = p->m;  // racy: read once
@@ -176,7 +175,7 @@ GORT_RACY_READER void print_locked(Sched& s, int fd, int64_t now, bool detailed,
           i, static_cast<unsigned>(p->status.load(std::memory_order_relaxed)),
           p->schedtick, p->syscalltick.load(std::memory_order_relaxed),
           static_cast<long long>(m != nullptr ? m->id : -1), runq,
-          p->gfree_count, h.timers_len != nullptr ? h.timers_len(p) : 0);
+          p->gfree_count, p->timers.len());
       line.end();
     } else {
       line.add("%s%u%s", i == 0 ? " [" : " ", runq, i == procs - 1 ? "]" : "");

@@ -13,7 +13,9 @@
 //      its checks.
 // Starting:
 //   3. Resize: new Ps are made available; Ps beyond the new count give their
-//      run queue and free Gs to the global lists and become kDead.
+//      run queue and free Gs to the global lists, their timers to P
+//      (id mod the new count) (Go's moveTimers; stopped ones are dropped),
+//      and become kDead.
 //   4. Clear gcwaiting; every P with work gets an M, the rest go idle.
 #include "sched/internal.h"
 #include "sched/runtime.h"
@@ -32,9 +34,15 @@ void preemptall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched().lock) {
   }
 }
 
-// Moves p's runnable and free Gs to the global lists. REQUIRES: p stopped.
-void destroyp(P* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched().lock) {
+// Moves p's runnable and free Gs to the global lists and its timers to a
+// remaining P. REQUIRES: p stopped; p->id >= new_procs.
+void destroyp(P* p, int32_t new_procs)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(sched().lock) {
   Sched& s = sched();
+  // Spread over the remaining Ps, so that shrinking 8 -> 2 does not pile
+  // every heap onto one P. A timer armed meanwhile from a plain thread goes
+  // to P0 (local_timer_heap), never to a P being destroyed.
+  p->timers.move_all_to(&s.allp[p->id % new_procs]->timers);
   G* head = nullptr;
   G* tail = nullptr;
   int32_t n = 0;
@@ -137,14 +145,14 @@ void start_the_world(int32_t new_procs) {
       if (mine != nullptr && mine->id >= new_procs) {
         // Our P goes away: continue on P0, which is stopped and has no M.
         releasep(m);
-        destroyp(mine);
+        destroyp(mine, new_procs);
         mine = s.allp[0];
         acquirep(m, mine);
       }
       for (int32_t i = new_procs; i < old; i++) {
         if (s.allp[i] != mine && s.allp[i]->status.load(std::memory_order_relaxed) !=
                                      PStatus::kDead) {
-          destroyp(s.allp[i]);
+          destroyp(s.allp[i], new_procs);
         }
       }
       s.gomaxprocs.store(new_procs, std::memory_order_release);

@@ -24,6 +24,8 @@ namespace {
 constexpr int64_t kForcePreemptNs = 10'000'000;    // Go's forcePreemptNS
 constexpr int64_t kForceGCPeriodNs = 120'000'000'000;  // Go's forcegcperiod
 constexpr int64_t kMinDelayUs = 20;
+// How often a busy runtime looks for free stacks to return (see the loop).
+constexpr int64_t kStackReleasePeriodNs = 1'000'000'000;
 constexpr int64_t kMaxDelayUs = 10'000;
 
 Hooks g_hooks;
@@ -78,6 +80,8 @@ void sysmon_loop() {
   int idle = 0;
   int64_t last_gc = sys::nanotime();
   int64_t last_poll = last_gc;
+  int64_t last_release = last_gc;
+  int32_t old_surplus = 0;  // free-list surplus at the last release check
   for (;;) {
     if (idle == 0) {
       delay_us = kMinDelayUs;
@@ -103,8 +107,15 @@ void sysmon_loop() {
     if (all_idle) {
       // The runtime just went idle: the best moment to give back the
       // stacks of the goroutines that finished (nobody is spawning now).
-      release_free_stacks();
+      release_free_stacks(INT32_MAX);
       int64_t until_gc = last_gc + kForceGCPeriodNs - now;
+      // Go 1.19 sleeps no longer than the next timer; here the timer waiter
+      // M (proc.cc) covers timers, so only without one.
+      if (s.timer_sleep_until.load(std::memory_order_relaxed) ==
+          kNoTimerWaiter) {
+        int64_t next = earliest_timer();
+        if (next != timer::kNever) until_gc = std::min(until_gc, next - now);
+      }
       s.sysmonnote.sleep_for(until_gc > 0 ? until_gc : 0);
       {
         // Wakers call wakeup only under the lock and only while sysmonwait
@@ -122,12 +133,31 @@ void sysmon_loop() {
     } else {
       idle++;
     }
+    // Overdue timers and nobody waiting for them (their P runs one long
+    // goroutine, or is in a syscall): start an M on an idle P, whose steal
+    // loop runs them (Go 1.19's sysmon does the same).
+    if (s.timer_sleep_until.load(std::memory_order_relaxed) ==
+            kNoTimerWaiter &&
+        s.npidle.load(std::memory_order_relaxed) > 0 &&
+        earliest_timer() < now) {
+      startm(nullptr, false);
+    }
     if (now - last_gc >= kForceGCPeriodNs) {
       last_gc = now;
       if (g_hooks.force_gc != nullptr) g_hooks.force_gc();
     }
     if (g_hooks.scavenge != nullptr) g_hooks.scavenge();
-    release_free_stacks();
+    // A busy runtime releases only stacks that were surplus a second ago
+    // and still are: stacks freed by a burst of short goroutines are wanted
+    // again soon, and releasing them costs a TLB shootdown now and a page
+    // fault each later (the `timers` workload thrashed so).
+    if (now - last_release >= kStackReleasePeriodNs) {
+      last_release = now;
+      int32_t surplus = free_stack_surplus();
+      int32_t n = std::min(surplus, old_surplus);
+      release_free_stacks(n);
+      old_surplus = surplus - n;
+    }
     // Poll the network if nobody has for 10 ms (Go's sysmon does the same),
     // so that I/O-ready goroutines run even when every M is busy.
     if (g_hooks.poll_network != nullptr && now - last_poll >= kForcePreemptNs) {
@@ -179,12 +209,6 @@ const Hooks& hooks() { return g_hooks; }
 G* hooks_poll_network(bool block) {
   if (g_hooks.poll_network == nullptr) return nullptr;
   return g_hooks.poll_network(block, -1);
-}
-
-G* hooks_run_timers(P* p) {
-  if (g_hooks.run_timers == nullptr) return nullptr;
-  g_hooks.run_timers(p, sys::nanotime());
-  return nullptr;
 }
 
 }  // namespace gort::sched
