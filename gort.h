@@ -5,9 +5,12 @@
 //   chan/chan.h     Chan<T>, make_chan
 //   chan/select.h   select, on_recv, on_send, on_default
 //   sched/panic.h   gort::Panic, Go's recoverable panics
+//   syncx/syncx.h   gort::syncx: Mutex, RWMutex, WaitGroup, Once, Cond, Pool,
+//                   Map, ShardedMap
+//   timer/time.h    gort::time: sleep, after, Timer, Ticker, after_func, now
 //
-// Components that have not landed yet (syncx, timer, netpoll, mem, gc,
-// container) join this header when they do.
+// Components that have not landed yet (netpoll, mem, gc, container) join
+// this header when they do.
 #ifndef GORT_GORT_H_
 #define GORT_GORT_H_
 
@@ -15,5 +18,7 @@
 #include "chan/select.h"
 #include "sched/panic.h"
 #include "sched/sched.h"
+#include "syncx/syncx.h"
+#include "timer/time.h"
 
 #endif  // GORT_GORT_H_

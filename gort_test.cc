@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <mutex>
 #include <vector>
 
 namespace {
@@ -29,6 +31,31 @@ TEST(GortTest, DesignExample) {
   EXPECT_EQ(rc, 5);
   EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
   EXPECT_EQ(picked, 7);
+}
+
+// Invariant: the whole API through the one header: goroutines joined by a
+// WaitGroup, a Mutex-guarded sum, and a sleep that is not early.
+TEST(GortTest, SyncxAndTimeThroughOneHeader) {
+  int64_t sum = 0;
+  std::chrono::nanoseconds slept{0};
+  gort::run([&] {
+    gort::syncx::WaitGroup wg;
+    gort::syncx::Mutex mu;
+    for (int i = 1; i <= 100; ++i) {
+      wg.add(1);
+      gort::go([&, i] {
+        std::lock_guard<gort::syncx::Mutex> l(mu);
+        sum += i;
+        wg.done();
+      });
+    }
+    wg.wait();
+    auto t0 = std::chrono::steady_clock::now();
+    gort::time::sleep(std::chrono::milliseconds(5));
+    slept = std::chrono::steady_clock::now() - t0;
+  });
+  EXPECT_EQ(sum, 5050);
+  EXPECT_GE(slept, std::chrono::milliseconds(5));
 }
 
 }  // namespace

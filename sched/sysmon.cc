@@ -14,6 +14,7 @@
 #include "sched/internal.h"
 #include "sched/preempt.h"
 #include "sched/runtime.h"
+#include "sched/sync_support.h"
 #include "sys/clock.h"
 #include "sys/syscall.h"
 #include "sys/thread.h"
@@ -145,6 +146,7 @@ void sysmon_loop() {
     if (now - last_gc >= kForceGCPeriodNs) {
       last_gc = now;
       if (g_hooks.force_gc != nullptr) g_hooks.force_gc();
+      run_gc_cleanups();  // sync.Pool's victim cycle (sched/sync_support.h)
     }
     if (g_hooks.scavenge != nullptr) g_hooks.scavenge();
     // A busy runtime releases only stacks that were surplus a second ago
