@@ -46,6 +46,16 @@ absl::StatusOr<fs::file_time_type> newest_source(const std::string& sources,
     fs::file_time_type t = fs::last_write_time(e.path(), ec);
     if (!ec && t > newest) newest = t;
   }
+  // Code that twins share (bench/go/internal/...) may be imported by any
+  // twin: a change there rebuilds them all.
+  fs::path shared = fs::path(sources) / "internal";
+  if (fs::is_directory(shared, ec)) {
+    for (const fs::directory_entry& e :
+         fs::recursive_directory_iterator(shared, ec)) {
+      fs::file_time_type t = fs::last_write_time(e.path(), ec);
+      if (!ec && t > newest) newest = t;
+    }
+  }
   return newest;
 }
 
