@@ -62,7 +62,13 @@ struct Hooks {
   void (*force_gc)() = nullptr;
   void (*scavenge)() = nullptr;
 };
+// Replaces the hooks (read hooks(), change fields, set them: a layer keeps
+// the others' hooks). Safe while other threads read them.
 void set_hooks(const Hooks& hooks);
+const Hooks& hooks();
+// The netpoller was just hooked in: an M sleeping on its note for the next
+// timer (not in the poller) is woken to wait in the poller instead.
+void netpoll_started();
 
 // Timers (sched/timers.cc; the heap is timer/heap.h, the API timer/time.h).
 // The heap a timer armed now should go into: the caller's P's, or P0's on a
@@ -118,8 +124,6 @@ void install_dump_hooks();
 void preemptone(P* p);
 // Wakes sysmon if it sleeps because every P was idle. REQUIRES: sched().lock.
 void wake_sysmon_locked();
-const Hooks& hooks();
-G* hooks_poll_network(bool block);
 // The earliest deadline of any P's live timers (timer::kNever if none);
 // seq_cst loads (step W2 of proc.cc's timer-wait protocol).
 int64_t earliest_timer();

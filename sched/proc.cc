@@ -68,8 +68,15 @@
 // its note; one of them (the *timer waiter*, sched.timer_waiter) sleeps
 // only until the earliest deadline of any P's live timers, off the idle M
 // list, then takes an idle P and looks again. Only one M waits so, so a
-// deadline wakes one thread, not all of them. When netpoll lands, the
-// waiter's timed note becomes the poller's wait until the same deadline.
+// deadline wakes one thread, not all of them. Once the netpoller is hooked
+// in (netpoll/), the waiter waits in the poller instead of on its note
+// (poll_network(block, until the deadline), Go's netpoll(delay)), and also
+// when no timer is pending but goroutines or threads wait for I/O; an
+// earlier timer breaks the poll (break_poll) where it would wake the note.
+// The I/O waiter count is a third party to the protocol below: a plain
+// thread that starts waiting for I/O counts itself (seq_cst) and then runs
+// step A2 with deadline kNever, and W2 loads the count after W1, so either
+// the thread sees a waiter or the waiter sees the count.
 // No earlier timer is missed (A = a goroutine arming a timer, W = the M
 // becoming the waiter; every step below is seq_cst):
 //   A1. insert the timer (the heap stores next_when);
@@ -512,35 +519,52 @@ bool any_runq_nonempty() {
   return false;
 }
 
-// Becomes the timer waiter if there is none and some P has a live timer,
-// sleeps until the earliest deadline (or until an earlier timer is armed),
-// then takes an idle P. Returns true holding that P; false if m should
-// stopm instead (another M waits, no timers, or no idle P on waking). See
-// "Waiting for timers" above for steps W1 and W2.
+// Becomes the timer waiter if there is none and some P has a live timer
+// (or, with the netpoller, something waits for I/O), sleeps until the
+// earliest deadline (or until an earlier timer is armed) on its note or in
+// the poller, then takes an idle P. Returns true holding that P; false if m
+// should stopm instead (another M waits, nothing to wait for, or no idle P
+// on waking). See "Waiting for timers" above for steps W1 and W2.
 bool timer_wait(M* m) {
   Sched& s = sched();
+  const Hooks& h = hooks();
+  const bool polls = h.poll_network != nullptr;
   {
     sys::MutexLock l(s.lock);
     if (s.timer_waiter != nullptr) return false;
     s.timer_waiter = m;
+    s.timer_waiter_polls = polls;
     s.timer_sleep_until.store(timer::kNever, std::memory_order_seq_cst);  // W1
   }
   int64_t next = earliest_timer();  // W2: seq_cst loads
+  const bool io = polls && h.has_waiters != nullptr && h.has_waiters();
   int64_t sleep_ns = -1;  // lost the role: timer_armed wakes the note
+  bool wait = false;
   {
     sys::MutexLock l(s.lock);
     if (s.timer_waiter == m) {
-      if (next == timer::kNever) {
+      if (next == timer::kNever && !io) {
         s.timer_waiter = nullptr;
         s.timer_sleep_until.store(kNoTimerWaiter, std::memory_order_relaxed);
         return false;
       }
       s.timer_sleep_until.store(next, std::memory_order_seq_cst);  // W2
-      sleep_ns = std::max<int64_t>(next - sys::nanotime(), 0);
+      sleep_ns = next == timer::kNever ? -1 : std::max<int64_t>(next - sys::nanotime(), 0);
+      wait = true;
     }
   }
   m->blocked = true;
-  m->park.sleep_for(sleep_ns);
+  G* list = nullptr;
+  if (!polls) {
+    m->park.sleep_for(sleep_ns);
+  } else if (wait) {
+    // Having lost the role, a poller does not poll: timer_armed broke the
+    // poll it would have made (an eventfd write; the next blocking poll
+    // consumes it).
+    s.netpoll_blocked.store(true, std::memory_order_relaxed);
+    list = h.poll_network(true, next == timer::kNever ? -1 : next);
+    s.netpoll_blocked.store(false, std::memory_order_relaxed);
+  }
   m->blocked = false;
   s.idle_wakeups.fetch_add(1, std::memory_order_relaxed);
   P* p;
@@ -550,19 +574,66 @@ bool timer_wait(M* m) {
       s.timer_waiter = nullptr;
       s.timer_sleep_until.store(kNoTimerWaiter, std::memory_order_relaxed);
     }
-    // timer_armed wakes a waiter only under this lock and only while it is
-    // the waiter, so no wakeup is in flight now: clear() is safe.
-    m->park.clear();
+    // timer_armed wakes a waiter's note only under this lock and only
+    // while it is the waiter, so no wakeup is in flight now: clear() is
+    // safe.
+    if (!polls) m->park.clear();
     p = pidleget();
   }
-  if (p == nullptr) return false;
+  if (p == nullptr) {
+    inject_glist(list);  // other Ms run them (there is no idle P for us)
+    return false;
+  }
   acquirep(m, p);
   // Run every P's due timers now (what they ready lands on p), rather than
   // leave other Ps' to the steal loop, which a busy moment may skip.
   int64_t now = sys::nanotime();
   int32_t procs = s.gomaxprocs.load(std::memory_order_acquire);
   for (int32_t i = 0; i < procs; i++) s.allp[i]->timers.run(now, kTimerBatch);
+  // Gs the poll readied: the first runs here next, the rest go to the
+  // global queue with Ms started for idle Ps (Go's findRunnable after
+  // netpoll).
+  if (list != nullptr) {
+    G* g = list;
+    inject_glist(g->sched_link);
+    g->sched_link = nullptr;
+    g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+    runqput(p, g, true);
+  }
   return true;
+}
+
+}  // namespace
+
+void netpoll_started() {
+  Sched& s = sched();
+  sys::MutexLock l(s.lock);
+  M* w = s.timer_waiter;
+  if (w != nullptr && !s.timer_waiter_polls) {
+    s.timer_waiter = nullptr;
+    s.timer_sleep_until.store(kNoTimerWaiter, std::memory_order_relaxed);
+    w->park.wakeup();
+  }
+}
+
+namespace {
+
+// A non-blocking poll of the network, when anything waits on it and no M
+// is blocked in the poller (which gets the events itself). Returns the
+// first G made ready (to run on m's P) after queueing the rest.
+G* poll_network_now() {
+  Sched& s = sched();
+  const Hooks& h = hooks();
+  if (h.poll_network == nullptr || h.has_waiters == nullptr || !h.has_waiters() ||
+      s.netpoll_blocked.load(std::memory_order_relaxed)) {
+    return nullptr;
+  }
+  G* g = h.poll_network(false, 0);
+  if (g == nullptr) return nullptr;
+  inject_glist(g->sched_link);
+  g->sched_link = nullptr;
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  return g;
 }
 
 // Finds a runnable G for m, sleeping if there is none. Returns with m->p
@@ -594,7 +665,7 @@ top:
     sys::MutexLock l(s.lock);
     if (G* g = globrunqget(p, 0)) return g;
   }
-  if (G* g = hooks_poll_network(false)) return g;
+  if (G* g = poll_network_now()) return g;
 
   // Steal, if not too many Ms already do (invariant 3).
   int32_t procs = s.gomaxprocs.load(std::memory_order_relaxed);

@@ -194,6 +194,13 @@ struct Sched {
   // where the protocol says), loaded without it by timer_armed.
   M* timer_waiter ABSL_GUARDED_BY(lock) = nullptr;
   std::atomic<int64_t> timer_sleep_until{kNoTimerWaiter};
+  // The timer waiter waits in the netpoller (hooks().poll_network) rather
+  // than on its note; decided when it becomes the waiter.
+  bool timer_waiter_polls ABSL_GUARDED_BY(lock) = false;
+  // An M is inside a blocking poll_network (Go's sched.lastpoll == 0):
+  // others skip their non-blocking polls. Relaxed: a stale value costs one
+  // useless or one missed non-blocking poll.
+  std::atomic<bool> netpoll_blocked{false};
   // Wake-ups of idle Ms (stopm and the timer waiter), relaxed; for tests.
   std::atomic<uint64_t> idle_wakeups{0};
 

@@ -29,7 +29,12 @@ constexpr int64_t kMinDelayUs = 20;
 constexpr int64_t kStackReleasePeriodNs = 1'000'000'000;
 constexpr int64_t kMaxDelayUs = 10'000;
 
-Hooks g_hooks;
+// The registered hooks: set once by a higher layer at its first use, while
+// Ms and sysmon may be reading them, so published through an atomic pointer
+// to an immutable copy (release store, acquire loads; the copies are never
+// freed: a reader may still hold the old one).
+const Hooks g_no_hooks;
+std::atomic<const Hooks*> g_hooks{&g_no_hooks};
 
 // Takes Ps back from long syscalls and marks long-running Gs for preemption.
 // Returns how many Ps it retook.
@@ -145,10 +150,10 @@ void sysmon_loop() {
     }
     if (now - last_gc >= kForceGCPeriodNs) {
       last_gc = now;
-      if (g_hooks.force_gc != nullptr) g_hooks.force_gc();
+      if (hooks().force_gc != nullptr) hooks().force_gc();
       run_gc_cleanups();  // sync.Pool's victim cycle (sched/sync_support.h)
     }
-    if (g_hooks.scavenge != nullptr) g_hooks.scavenge();
+    if (hooks().scavenge != nullptr) hooks().scavenge();
     // A busy runtime releases only stacks that were surplus a second ago
     // and still are: stacks freed by a burst of short goroutines are wanted
     // again soon, and releasing them costs a TLB shootdown now and a page
@@ -161,10 +166,14 @@ void sysmon_loop() {
       old_surplus = surplus - n;
     }
     // Poll the network if nobody has for 10 ms (Go's sysmon does the same),
-    // so that I/O-ready goroutines run even when every M is busy.
-    if (g_hooks.poll_network != nullptr && now - last_poll >= kForcePreemptNs) {
+    // so that I/O-ready goroutines run even when every M is busy. Not while
+    // an M blocks in the poller: it gets the events itself.
+    const Hooks& h = hooks();
+    if (h.poll_network != nullptr && now - last_poll >= kForcePreemptNs &&
+        !sched().netpoll_blocked.load(std::memory_order_relaxed) &&
+        h.has_waiters != nullptr && h.has_waiters()) {
       last_poll = now;
-      if (G* list = g_hooks.poll_network(false, 0)) inject_glist(list);
+      if (G* list = h.poll_network(false, 0)) inject_glist(list);
     }
     schedtrace_tick(now);  // GODEBUG=schedtrace (schedtrace.cc)
   }
@@ -205,12 +214,9 @@ void start_sysmon() {
   t.detach();
 }
 
-void set_hooks(const Hooks& hooks) { g_hooks = hooks; }
-const Hooks& hooks() { return g_hooks; }
-
-G* hooks_poll_network(bool block) {
-  if (g_hooks.poll_network == nullptr) return nullptr;
-  return g_hooks.poll_network(block, -1);
+void set_hooks(const Hooks& h) {
+  g_hooks.store(new Hooks(h), std::memory_order_release);
 }
+const Hooks& hooks() { return *g_hooks.load(std::memory_order_acquire); }
 
 }  // namespace gort::sched

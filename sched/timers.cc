@@ -41,6 +41,7 @@ void timer_armed(int64_t when) {
   }
   if (when >= until) return;  // the waiter wakes before `when` anyway
   bool none = false;
+  bool break_poll = false;
   {
     sys::MutexLock l(s.lock);
     M* w = s.timer_waiter;
@@ -49,10 +50,15 @@ void timer_armed(int64_t when) {
     } else if (when < s.timer_sleep_until.load(std::memory_order_relaxed)) {
       s.timer_waiter = nullptr;
       s.timer_sleep_until.store(kNoTimerWaiter, std::memory_order_relaxed);
-      // Under the lock: the waiter clears its note under it (proc.cc).
-      w->park.wakeup();
+      if (s.timer_waiter_polls) {
+        break_poll = true;  // after unlocking: a syscall
+      } else {
+        // Under the lock: the waiter clears its note under it (proc.cc).
+        w->park.wakeup();
+      }
     }
   }
+  if (break_poll) hooks().break_poll();
   if (none) wakep();
 }
 
