@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -87,9 +88,6 @@ TEST(Cli, FlagsOfUnlandedComponentsSaySoAndExit2) {
       {"run", "syscalls", "--gctrace"},
       "gort: --gctrace needs the gc component, which has not landed yet\n");
   expect_rejected(
-      {"run", "syscalls", "--memstats"},
-      "gort: --memstats needs the mem component, which has not landed yet\n");
-  expect_rejected(
       {"run", "syscalls", "--escape"},
       "gort: --escape needs the gc component, which has not landed yet\n");
   expect_rejected({"run", "syscalls", "--trace-out", "t.json"},
@@ -118,6 +116,55 @@ TEST(Cli, SchedFlagsWork) {
   EXPECT_NE(r.err.find("SCHED "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(": gomaxprocs=1 idleprocs="), std::string::npos)
       << r.err;
+}
+
+// --memstats: after the result line, the printMem line and Go's
+// `# runtime.MemStats` block (every field, Go's order) on stderr.
+TEST(Cli, MemstatsPrintsGosBlockOnStderr) {
+  ProcessResult r = gort({"run", "syscalls", "--memstats", "--getpids", "5",
+                          "--writes", "1", "--missing-opens", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.rfind("Alloc = ", 0), 0u) << r.err;
+  size_t block = r.err.find("\n# runtime.MemStats\n# Alloc = ");
+  ASSERT_NE(block, std::string::npos) << r.err;
+  size_t last = 0;
+  for (const char* field :
+       {"# TotalAlloc = ", "# Sys = ", "# Lookups = 0\n", "# Mallocs = ",
+        "# Frees = ", "# HeapAlloc = ", "# HeapSys = ", "# HeapIdle = ",
+        "# HeapInuse = ", "# HeapReleased = ", "# HeapObjects = ", "# Stack = ",
+        "# MSpan = ", "# MCache = ", "# BuckHashSys = ", "# GCSys = ",
+        "# OtherSys = ", "# NextGC = ", "# LastGC = ", "# PauseNs = [0 0 ",
+        "# PauseEnd = [", "# NumGC = ", "# NumForcedGC = ",
+        "# GCCPUFraction = ", "# DebugGC = false\n"}) {
+    size_t at = r.err.find(field, block);
+    ASSERT_NE(at, std::string::npos) << field << "\n" << r.err;
+    EXPECT_GT(at, last) << field << " out of Go's order";
+    last = at;
+  }
+  std::string out_last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  EXPECT_EQ(out_last.rfind("result: syscalls ", 0), 0u) << r.out;
+}
+
+// bigmap: the memory of a freed map goes back to the OS with
+// free_os_memory (the printMem lines show RSS falling).
+TEST(Cli, BigmapReturnsTheMemory) {
+  ProcessResult r = gort({"run", "bigmap", "--entries", "200000",
+                          "--value-bytes", "512"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* step : {"before:", "filled:", "after free:", "FreeOSMemory:"}) {
+    EXPECT_NE(r.out.find(step), std::string::npos) << step << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("result: bigmap "), std::string::npos) << r.out;
+  // ~100 MiB of values: most of it is resident when filled and returned
+  // after free_os_memory.
+  long long filled = -1, final_mib = -1;
+  size_t at = r.out.find("resident ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "resident %lld MiB filled, %lld MiB", &filled,
+                        &final_mib),
+            2)
+      << r.out;
+  EXPECT_LE(final_mib, filled - 80) << r.out;
 }
 
 TEST(Cli, ListShowsEveryWorkloadOnOneLine) {

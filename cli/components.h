@@ -27,7 +27,7 @@ struct Component {
 
 inline constexpr Component kComponents[] = {
     {"sys", true, "strace -c's syscall table (--strace, --strace=full)"},
-    {"mem", false, "Go's MemStats (--memstats)"},
+    {"mem", true, "Go's MemStats (--memstats)"},
     {"sched", true, "--procs, schedtrace and scheddetail lines"},
     {"trace", false, "Chrome trace-event JSON (--trace-out)"},
     {"gc", false,

@@ -7,6 +7,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "fmt/format.h"
+#include "cli/memstats.h"
+#include "mem/mem.h"
 #include "sched/sched.h"
 #include "sched/schedtrace.h"
 #include "sys/env.h"
@@ -121,6 +123,10 @@ int run_workload(const Workload& w, const WorkloadArgs& args,
   }
   fmt::print(stdout, "{}\n", format_result_line(w.name, *result));
   std::fflush(stdout);
+  if (flags.memstats) {  // after the run, on stderr as the other reports
+    mem::MemStats m = mem::read_mem_stats();
+    write_all(2, format_print_mem("", m, resident_bytes()) + format_mem_stats(m));
+  }
   if (mode != sys::AccountingMode::kOff) {
     write_all(2, sys::format_strace_summary(sys::syscall_stats()));
   }

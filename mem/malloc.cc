@@ -172,6 +172,7 @@ constinit Orphan g_orphan;
 std::atomic<int64_t> g_stack_inuse{0};
 std::atomic<int64_t> g_stack_sys{0};
 std::atomic<GcStatsHook> g_gc_hook{nullptr};
+std::atomic<StackStatsHook> g_stack_hook{nullptr};
 
 // Runs f(cache) with the orphan cache, made on first use.
 template <typename F>
@@ -458,6 +459,10 @@ void add_stack_stats(int64_t inuse_delta, int64_t sys_delta) {
   g_stack_sys.fetch_add(sys_delta, std::memory_order_relaxed);
 }
 
+void set_stack_stats_hook(StackStatsHook hook) {
+  g_stack_hook.store(hook, std::memory_order_release);
+}
+
 void set_gc_stats_hook(GcStatsHook hook) {
   g_gc_hook.store(hook, std::memory_order_release);
 }
@@ -489,6 +494,12 @@ MemStats read_mem_stats() {
   int64_t ss = g_stack_sys.load(std::memory_order_relaxed);
   m.stack_inuse = si > 0 ? static_cast<uint64_t>(si) : 0;
   m.stack_sys = ss > 0 ? static_cast<uint64_t>(ss) : 0;
+  if (StackStatsHook hook = g_stack_hook.load(std::memory_order_acquire)) {
+    uint64_t inuse = 0, sys = 0;
+    hook(&inuse, &sys);
+    m.stack_inuse += inuse;
+    m.stack_sys += sys;
+  }
   m.mspan_inuse = h.span_inuse;
   m.mspan_sys = h.span_sys;
   m.mcache_inuse = t.cache_inuse;

@@ -131,6 +131,12 @@ void free_os_memory();
 // change by these deltas (MemStats.StackInuse and StackSys).
 void add_stack_stats(int64_t inuse_delta, int64_t sys_delta);
 
+// Registers the scheduler's stack accounting, read at each snapshot: it
+// stores the bytes of goroutine stacks in use and obtained from the OS,
+// added to what add_stack_stats reported (pulled, so that making a
+// goroutine touches no shared counter). nullptr unregisters.
+using StackStatsHook = void (*)(uint64_t* inuse, uint64_t* sys);
+void set_stack_stats_hook(StackStatsHook hook);
 // Registers a function that fills MemStats' GC fields (next_gc, num_gc,
 // pause_ns, ...) and may add to gc_sys; nullptr unregisters.
 using GcStatsHook = void (*)(MemStats* stats);

@@ -95,6 +95,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "mem/mem.h"
 #include "sched/internal.h"
 #include "sched/preempt.h"
 #include "sched/runtime.h"
@@ -824,6 +825,14 @@ void schedule_loop(M* m) {
   }
 }
 
+// MemStats' StackInuse and StackSys (mem/mem.h pulls them at each
+// snapshot).
+void stack_stats_for_mem(uint64_t* inuse, uint64_t* sys) {
+  StackStats st = sched().stacks->stats();
+  *inuse = st.inuse_bytes;
+  *sys = st.sys_bytes;
+}
+
 }  // namespace
 
 // ---- the runtime's state ------------------------------------------------------
@@ -848,6 +857,7 @@ void schedinit() {
     }
     int32_t n = std::clamp<int32_t>(env.gomaxprocs, 1, kMaxProcs);
     g_sched = s;
+    mem::set_stack_stats_hook(stack_stats_for_mem);
     {
       sys::MutexLock l(s->lock);
       for (int32_t i = n - 1; i >= 0; i--) pidleput(s->allp[i]);

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "cli/memstats.h"
 #include "sched/sema.h"
 
 namespace gort::cli {
@@ -50,17 +51,8 @@ class Join {
   uint32_t sema_ = 0;
 };
 
-// Resident bytes now (statm's second field times the page size), or -1 if
-// /proc/self/statm cannot be read.
-inline int64_t rss_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return -1;
-  long long size = 0, resident = 0;
-  int n = std::fscanf(f, "%lld %lld", &size, &resident);
-  std::fclose(f);
-  if (n != 2) return -1;
-  return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
-}
+// Resident bytes now, or -1 (cli/memstats.h).
+inline int64_t rss_bytes() { return resident_bytes(); }
 
 }  // namespace gort::cli
 
