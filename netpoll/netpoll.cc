@@ -108,6 +108,7 @@ void on_write_deadline(void* arg, uint64_t seq, int64_t) {
 }
 
 void init_once() {
+  sched::schedinit();  // the hooks and netpoll_started need the scheduler
   init();
   sched::Hooks h = sched::hooks();
   h.poll_network = hook_poll_network;

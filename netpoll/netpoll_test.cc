@@ -13,6 +13,8 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "netpoll/poller.h"
@@ -66,6 +68,23 @@ struct Pipe {
 };
 
 class NetpollTest : public SchedTest {};
+
+// The first open() may come from a plain thread before anything started the
+// scheduler (a listener made in main before gort::run): it starts the
+// runtime it needs. Run in a fresh child process, where nothing has.
+TEST(NetpollStart, OpenBeforeTheSchedulerStarts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        Pipe p;
+        p.put('s');
+        char c = 0;
+        bool ok = p.read_one(&c) == PollError::kNone && c == 's';
+        std::fflush(stderr);
+        std::_Exit(ok ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
 
 TEST_F(NetpollTest, ReadinessWakesParkedGoroutine) {
   Watchdog dog("ReadinessWakesParkedGoroutine", 30);

@@ -68,8 +68,32 @@
 #include "sys/fatal.h"
 #include "sys/syscall.h"
 
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#endif
+
 namespace gort::netpoll {
 namespace {
+
+// The kernel hands a PollDesc from the thread that registers its fd to the
+// thread whose epoll_wait returns the event; TSan cannot see that edge, so
+// it is annotated on the PollDesc (release at EPOLL_CTL_ADD, acquire when an
+// event names it). Without TSan these are no-ops.
+void tsan_release(void* p) {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_release(p);
+#else
+  (void)p;
+#endif
+}
+void tsan_acquire(void* p) {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_acquire(p);
+#else
+  (void)p;
+#endif
+}
 
 constexpr int kMaxEvents = 128;
 constexpr uint64_t kPtrMask = (uint64_t{1} << 48) - 1;
@@ -170,6 +194,7 @@ int ctl_add(PollDesc* pd, int fd) {
   struct epoll_event e = {};
   e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   e.data.u64 = tag_of(pd, pd->fdseq.load(std::memory_order_relaxed));
+  tsan_release(pd);
   long r = sys::syscall6(SYS_epoll_ctl, g_epfd, EPOLL_CTL_ADD, fd,
                          reinterpret_cast<long>(&e));
   return sys::is_error(r) ? static_cast<int>(-r) : 0;
@@ -203,6 +228,7 @@ int poll(int64_t until_ns, void (*on_ready)(Token, void*), void* ctx) {
     }
     auto* pd = reinterpret_cast<PollDesc*>(e.data.u64 & kPtrMask);
     auto seq = static_cast<uint16_t>(e.data.u64 >> 48);
+    tsan_acquire(pd);
     if (pd->fdseq.load(std::memory_order_acquire) != seq) continue;  // stale
     // Which directions are ready (netpoll_epoll.go's mapping): a hang-up or
     // error readies both, so that the waiter's syscall reports it.
