@@ -149,6 +149,8 @@ void checkdead() {
   }
   const Hooks& h = hooks();
   if (h.has_waiters != nullptr && h.has_waiters()) return;
+  // After has_waiters: see Sched::netpolls_in_flight.
+  if (s.netpolls_in_flight.load(std::memory_order_seq_cst) > 0) return;
   sys::fatal("all goroutines are asleep - deadlock!");
 }
 

@@ -201,6 +201,12 @@ struct Sched {
   // others skip their non-blocking polls. Relaxed: a stale value costs one
   // useless or one missed non-blocking poll.
   std::atomic<bool> netpoll_blocked{false};
+  // Polls (the timer waiter's blocking one, sysmon's) whose readied Gs may
+  // be in hand and in no queue yet: from before the poll until they are
+  // queued. checkdead reads it after has_waiters (seq_cst both): a G the
+  // poll took off the waiter count is then seen here (Go counts an M in
+  // netpoll as running, which has the same effect).
+  std::atomic<int32_t> netpolls_in_flight{0};
   // Wake-ups of idle Ms (stopm and the timer waiter), relaxed; for tests.
   std::atomic<uint64_t> idle_wakeups{0};
 

@@ -173,7 +173,9 @@ void sysmon_loop() {
         !sched().netpoll_blocked.load(std::memory_order_relaxed) &&
         h.has_waiters != nullptr && h.has_waiters()) {
       last_poll = now;
+      s.netpolls_in_flight.fetch_add(1, std::memory_order_seq_cst);
       if (G* list = h.poll_network(false, 0)) inject_glist(list);
+      s.netpolls_in_flight.fetch_sub(1, std::memory_order_seq_cst);
     }
     schedtrace_tick(now);  // GODEBUG=schedtrace (schedtrace.cc)
   }

@@ -21,12 +21,15 @@
 // Lifetime: a Timer must outlive its time in a heap and the call of its
 // function. With a release function (set_release), the Timer is reference
 // counted: the creator holds one reference, a heap holds one while the timer
-// is in it (a stopped timer stays in its heap until the heap drops it), and a
-// firing holds one while its function runs; the last release() calls the
-// release function. Without one, the owner must guarantee it (the
+// has entries in it (a stopped timer's entry stays until the heap drops
+// it), and a firing holds one while its function runs; the last release()
+// calls the release function. Without one, the owner must guarantee it (the
 // scheduler's sleep keeps its Timer on the sleeping goroutine's stack, which
-// lives until the function has readied the goroutine; run() does not touch a
-// one-shot Timer after calling its function).
+// lives until the function has readied the goroutine: run() does not touch a
+// one-shot Timer after calling its function if that Timer had one entry,
+// which holds unless it was reset to an earlier deadline while in a heap;
+// an uncounted Timer that is must stay alive until it is stopped and the
+// heap has dropped its entries, or forever, as netpoll's PollDescs).
 //
 // Memory ordering: the heap lock and each timer's lock order the fields
 // they guard (see the fields). Heap::next_when() and len()/live() are
@@ -80,7 +83,8 @@ class Timer {
   // heap goes into `local` (the caller's P's heap). Returns whether it was
   // pending (armed and not stopped) before. Never walks the heap: a later
   // deadline is recorded lazily (the entry is pushed down when it
-  // surfaces), an earlier one moves the entry up in O(log n).
+  // surfaces), an earlier one pushes a new entry in O(log n) and leaves the
+  // old one stale.
   // REQUIRES: when > 0; local != nullptr and not being destroyed.
   bool reset(Heap* local, int64_t when, int64_t period);
 
@@ -99,9 +103,9 @@ class Timer {
  private:
   friend class Heap;
 
-  // Moves the heap entry to agree with when_ (insert into `local` if in no
-  // heap, sift up if earlier), taking the heap lock. Loops while the timer
-  // migrates between heaps.
+  // Makes the heap agree with when_ (insert into `local` if in no heap,
+  // push a new entry if earlier than the live one), taking the heap lock.
+  // Loops while the timer migrates between heaps.
   void settle(Heap* target, Heap* local);
 
   const Func f_;
@@ -113,17 +117,18 @@ class Timer {
   // The armed deadline, 0 when not armed (stopped, fired one-shot).
   int64_t when_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t period_ ABSL_GUARDED_BY(mu_) = 0;
-  // Stopped while in a heap: the entry is dead (counted in the heap's
-  // zombies_ until dropped or re-armed).
+  // In a heap but with no live entry (stopped, or fired with stale entries
+  // left): every entry of the timer is stale (see heap.cc, "Stale entries").
   bool zombie_ ABSL_GUARDED_BY(mu_) = false;
   // Written under mu_; read relaxed by seq().
   std::atomic<uint64_t> seq_{0};
-  // The heap holding its entry, and that entry's deadline: written with
-  // both that heap's lock and mu_ held, so readable under either.
+  // The heap holding the timer's entries (all of them are in one heap), the
+  // deadline of its live entry (0: none), and how many entries it has there:
+  // written with both that heap's lock and mu_ held, so readable under
+  // either.
   Heap* heap_ = nullptr;
   int64_t heap_when_ = 0;
-  // Position in heap_'s array (under heap_'s lock only).
-  int32_t index_ = -1;
+  int32_t nentries_ = 0;
   // A list of timers whose last reference a heap dropped, to release after
   // unlocking (owned by that thread: nobody else can reach the timer).
   Timer* release_link_ = nullptr;
@@ -140,23 +145,24 @@ class Heap {
   // timer due (a lazily postponed or stopped entry may make it early: a
   // run at that time then finds nothing due). seq_cst: see Memory ordering.
   int64_t next_when() const { return next_when_.load(std::memory_order_seq_cst); }
-  // Entries, stopped ones included (scheddetail's timerslen, as Go counts).
+  // Entries, stale ones included (scheddetail's timerslen, as Go counts
+  // stopped timers).
   int32_t len() const { return len_.load(std::memory_order_relaxed); }
-  // Entries not stopped (deadlock detection: pending timers mean a
-  // goroutine may still be woken).
+  // Live entries: pending timers (deadlock detection: they mean a goroutine
+  // may still be woken).
   int32_t live() const {
     return len_.load(std::memory_order_relaxed) -
-           zombies_.load(std::memory_order_relaxed);
+           stale_.load(std::memory_order_relaxed);
   }
 
   // Fires the timers due at `now`, earliest first, at most `max` of them
-  // (calling each function with the heap unlocked), drops stopped entries
+  // (calling each function with the heap unlocked), drops stale entries
   // found on the way, and compacts the heap when more than a quarter of it
-  // is stopped. Returns how many functions it called. Cheap when nothing is
+  // is stale. Returns how many functions it called. Cheap when nothing is
   // due (one atomic load).
   int run(int64_t now, int max = INT_MAX);
 
-  // Moves every live timer into `dst` and drops the stopped ones (Go's
+  // Moves every live timer into `dst` and drops the stale entries (Go's
   // moveTimers, when gomaxprocs shrinks). REQUIRES: dst != this.
   void move_all_to(Heap* dst);
 
@@ -172,7 +178,13 @@ class Heap {
   void remove_top_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
   void sift_up_locked(int32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
   void sift_down_locked(int32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
-  // Drops every stopped entry and re-heapifies; returns the dropped timers
+  // Drops one stale entry (deadline `when`) of t (t->mu_ held): the last
+  // one takes t out of the heap. Returns whether the heap's reference to t
+  // must now be dropped (defer_release), which the caller does after
+  // unlocking t->mu_ (another holder may free t as soon as it is dropped).
+  bool drop_stale_locked(Timer* t, int64_t when)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
+  // Drops every stale entry and re-heapifies; returns the dropped timers
   // linked by release_link_ (to release after unlocking).
   Timer* compact_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
   void publish_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_);
@@ -184,10 +196,11 @@ class Heap {
   std::vector<Entry> entries_ ABSL_GUARDED_BY(lock_);
   std::atomic<int64_t> next_when_{kNever};  // stored under lock_, seq_cst
   std::atomic<int32_t> len_{0};             // stored under lock_, relaxed
-  // Entries whose timer is stopped: incremented by stop() (timer lock only),
-  // decremented under both locks; relaxed (a count for the compaction
-  // heuristic and live(), exact once the heap is quiescent).
-  std::atomic<int32_t> zombies_{0};
+  // Stale entries: the sum over its timers of entries minus (zombie ? 0 :
+  // 1). Incremented by stop() (timer lock only), otherwise changed under
+  // both locks; relaxed (a count for the compaction heuristic and live(),
+  // exact once the heap is quiescent).
+  std::atomic<int32_t> stale_{0};
 };
 
 }  // namespace gort::timer

@@ -1,5 +1,5 @@
 // Tests of timer/heap.h alone (no scheduler): order, lazy stop and reset,
-// compaction, migration, and a model check of random operations on 1, 2
+// stale entries, compaction, migration, and a model check of random operations on 1, 2
 // and 8 heaps run by as many threads.
 #include "timer/heap.h"
 
@@ -97,6 +97,124 @@ TEST(HeapTest, LazyStopAndReset) {
   EXPECT_EQ(h.next_when(), 300);
   EXPECT_EQ(h.run(1000), 2);
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
+}
+
+// Live timers far out, so that a few stale entries stay under the
+// compaction threshold (a quarter of the heap).
+constexpr int32_t kPad = 20;
+constexpr int64_t kFar = 1'000'000'000;
+
+std::vector<Recorder> padded(Heap* h, std::vector<int>* order) {
+  std::vector<Recorder> pad(kPad);
+  for (auto& r : pad) {
+    r.order = order;
+    r.when = kFar;
+    r.t.reset(h, kFar, 0);
+  }
+  return pad;
+}
+
+// Invariant (stale entries, heap.cc): a reset to an earlier deadline adds
+// an entry and leaves the old one stale (counted in len, not in live); the
+// stale entry never fires and is dropped when it surfaces; two entries of
+// one timer at the same deadline fire it once.
+TEST(HeapTest, EarlierResetLeavesAStaleEntry) {
+  std::vector<int> order;
+  Heap h;
+  std::vector<Recorder> pad = padded(&h, &order);  // Recorders do not move
+  Recorder a;
+  a.order = &order;
+  a.t.reset(&h, 200, 0);
+  EXPECT_TRUE(a.t.reset(&h, 100, 0));  // earlier: a second entry
+  EXPECT_EQ(h.len(), kPad + 2);
+  EXPECT_EQ(h.live(), kPad + 1);
+  EXPECT_EQ(h.next_when(), 100);
+  EXPECT_TRUE(a.t.reset(&h, 300, 0));  // later: lazy
+  a.when = 300;
+  EXPECT_EQ(h.len(), kPad + 2);
+  EXPECT_EQ(h.run(250), 0);  // 100 pushed down to 300, stale 200 dropped
+  EXPECT_EQ(h.len(), kPad + 1);
+  EXPECT_EQ(h.live(), kPad + 1);
+  EXPECT_EQ(h.run(300), 1);
+  EXPECT_EQ(a.fired, 1);
+  EXPECT_EQ(h.len(), kPad);
+
+  // Stop, re-arm earlier (the zombie gets a new entry), re-arm at the old
+  // deadline: both entries then carry 100.
+  Recorder b;
+  b.order = &order;
+  b.t.reset(&h, 100, 0);
+  EXPECT_TRUE(b.t.stop());
+  EXPECT_EQ(h.live(), kPad);
+  EXPECT_FALSE(b.t.reset(&h, 50, 0));
+  EXPECT_EQ(h.len(), kPad + 2);
+  EXPECT_EQ(h.live(), kPad + 1);
+  EXPECT_TRUE(b.t.reset(&h, 100, 0));
+  b.when = 100;
+  EXPECT_EQ(h.run(60), 0);  // 50 pushed down to 100
+  EXPECT_EQ(h.len(), kPad + 2);
+  EXPECT_EQ(h.run(100), 1);  // fires once, the twin is dropped
+  EXPECT_EQ(b.fired, 1);
+  EXPECT_EQ(h.len(), kPad);
+  EXPECT_EQ(h.live(), kPad);
+  for (auto& r : pad) r.t.stop();
+  EXPECT_EQ(h.run(kFar), 0);  // drops them before they go out of scope
+  EXPECT_EQ(h.len(), 0);
+}
+
+// Invariant: a counted timer with a stale entry left after it fired stays
+// alive (the heap's reference) until that entry is dropped, then is freed
+// once; move_all_to moves a timer with stale entries as one live entry.
+TEST(HeapTest, StaleEntriesKeepCountedTimerAndMove) {
+  static std::atomic<int> freed{0};
+  static std::atomic<int> fired{0};
+  freed = 0;
+  fired = 0;
+  struct Counted : Timer {
+    Counted() : Timer([](void*, uint64_t, int64_t) { fired++; }, nullptr) {}
+  };
+  auto release = [](Timer* t) {
+    delete static_cast<Counted*>(t);
+    freed++;
+  };
+  std::vector<int> order;
+  Heap h, from, to;
+  std::vector<Recorder> pad = padded(&h, &order);
+  std::vector<Recorder> pad2 = padded(&from, &order);
+  Counted* c = new Counted;
+  c->set_release(release);
+  c->reset(&h, 100, 0);
+  c->reset(&h, 50, 0);  // entries at 50 (live) and 100 (stale)
+  c->release();         // the creator's reference
+  EXPECT_EQ(h.run(60), 1);
+  EXPECT_EQ(freed.load(), 0);  // the stale entry still holds it
+  EXPECT_EQ(h.len(), kPad + 1);
+  EXPECT_EQ(h.live(), kPad);
+  EXPECT_EQ(h.run(100), 0);
+  EXPECT_EQ(freed.load(), 1);
+  EXPECT_EQ(h.len(), kPad);
+
+  Counted* d = new Counted;
+  d->set_release(release);
+  d->reset(&from, 300, 0);
+  d->reset(&from, 200, 0);
+  d->reset(&from, 100, 0);  // three entries, one live
+  EXPECT_EQ(from.len(), kPad + 3);
+  EXPECT_EQ(from.live(), kPad + 1);
+  from.move_all_to(&to);
+  EXPECT_EQ(from.len(), 0);
+  EXPECT_EQ(from.live(), 0);
+  EXPECT_EQ(to.len(), kPad + 1);
+  EXPECT_EQ(to.live(), kPad + 1);
+  d->release();
+  EXPECT_EQ(to.run(1000), 1);
+  EXPECT_EQ(fired.load(), 2);
+  EXPECT_EQ(freed.load(), 2);
+  for (auto& r : pad) r.t.stop();
+  for (auto& r : pad2) r.t.stop();
+  EXPECT_EQ(h.run(kFar), 0);
+  EXPECT_EQ(to.run(kFar), 0);
+  EXPECT_EQ(h.len() + to.len(), 0);
 }
 
 // Invariant: once more than a quarter of a heap is stopped, it drops the
@@ -265,6 +383,9 @@ void model_check(int procs, int64_t ops) {
     });
   }
   for (auto& t : threads) t.join();
+  // Gather the timers (with their stale entries) into one heap, as
+  // gomaxprocs shrinking to 1 would, then drain.
+  for (int p = 1; p < procs; p++) heaps[p].move_all_to(&heaps[0]);
   for (auto& h : heaps) h.run(kNever - 1);
   std::vector<std::pair<ModelTimer*, uint64_t>> fired = log.fired;
   std::sort(fired.begin(), fired.end());

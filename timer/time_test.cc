@@ -394,7 +394,9 @@ TEST_F(TimeDeathTest, PendingTimersAreNotADeadlock) {
 void panic_while_one_sleeps() {
   run([] {
     go([] { sleep(1h); });
-    sleep(5ms);  // the other goroutine is asleep by now
+    // Its timer is armed only once it is parked (park's unlock function),
+    // and ours has fired when we look: a live timer means it sleeps.
+    while (sched::earliest_timer() == timer::kNever) sleep(1ms);
     throw Panic("boom");
   });
 }
