@@ -25,16 +25,36 @@
 //
 // Every slot (one per P, one shared by plain threads) has two pairs of
 // monotonic counters, `locks[parity]` and `unlocks[parity]`. A section
-// reads the current parity, increments locks[parity] of its P's slot
-// (seq_cst RMW; uncontended: each P has its own cache line), and at its end
-// increments unlocks[parity] of the same slot. A section may park and
-// resume on another P: only the sums over all slots matter.
+// reads the current parity, increments locks[parity] of its P's slot, and
+// at its end increments unlocks[parity] of the slot of the P it is on then
+// (a section may park and resume on another P: only the sums over all
+// slots matter).
+//
+// How a section increments, in one of two modes fixed at the first
+// section (init_mode):
+// - Asymmetric, when membarrier(2)'s private expedited command works (the
+//   fence-free readers of liburcu's "memb" flavour): on a P, a relaxed
+//   load and store (no lock prefix: the pinned goroutine running on the P
+//   is the slot's only writer, and the scheduler's hand-off of the P
+//   orders one writer's stores before the next's), then a compiler
+//   barrier; the exit is a release store. A section off a P (a plain
+//   thread, or a goroutine between allow_park and disallow_park) does a
+//   seq_cst RMW on the shared thread slot. The reclaimer pays instead: one
+//   membarrier call per grace period, which makes every running thread of
+//   the process execute a full barrier (an IPI; a descheduled thread's
+//   context switch is one).
+// - Fallback: a seq_cst RMW for both (uncontended: each P has its own
+//   cache line), in the slot of the P the section began on.
+// A seq_cst RMW on x86 drains the store buffer and waits for every earlier
+// load; perf put many of a read-mostly Map Load's samples just after its
+// exit RMW. Measured gain: on an uncontended reader (docs/syncx.md); none
+// measurable under contention on the loaded 2-core machine.
 //
 // A retired object waits on its P's list (chunks under a per-slot lock).
 // When a P's list reaches kBatch, the goroutine or thread that notices
 // becomes the reclaimer (a flag; others skip) and:
 //   G1. takes every slot's list: everything on them was unlinked before
-//       this point;
+//       this point; then (asymmetric mode) calls membarrier;
 //   G2. waits until parity `cur ^ 1` is drained: the sum of unlocks, read
 //       first, equals the sum of locks, read after. (Sections that read
 //       the parity long ago and increment the old counter late.)
@@ -44,14 +64,20 @@
 //       every lock and section).
 //
 // Why it is safe: take a section S that may hold an object X of the list.
-// S loaded X's pointer before X was unlinked, so S's lock increment (which
-// precedes its loads) precedes G1 in the single seq_cst order, whichever
-// parity p S used. The drain check of parity p (G2 or G4, both after G1)
-// reads unlocks before locks: if it saw S's unlock it saw S's lock too, so
-// unlocks <= locks always, with equality only when every counted section
-// has ended; S is counted in locks, so equality means S ended. S's unlock
-// RMW is read by the reclaimer's seq_cst load, which makes S's accesses
-// happen-before the free (and ThreadSanitizer sees that edge).
+// S loaded X's pointer before X's unlink was visible to it. In fallback
+// mode S's lock RMW (which precedes its loads) therefore precedes G1 in the
+// single seq_cst order; in asymmetric mode, the full barrier membarrier
+// forces on S's CPU after G1 falls either before S's lock store (then S's
+// later loads would see the unlink: not S) or after it (then the store is
+// visible to the reclaimer's reads after membarrier returns). Either way
+// the drain check of S's parity p (G2 or G4, both after that point) sees
+// S's lock. It reads unlocks before locks (acquire): if it saw S's unlock
+// (a release) it saw S's lock too, so unlocks <= locks always, with
+// equality only when every counted section has ended; S is counted in
+// locks, so equality means S ended, and S's accesses happen-before the
+// free (ThreadSanitizer sees that edge: release store or RMW, acquire
+// load, with the scheduler's own edges between successive writers of a
+// P's slot).
 // Why it terminates: after G3 new sections use the other parity, so only
 // sections already begun (or with a stale parity, at most one each) feed
 // the counters G4 waits on; sections are short or wait for something that
@@ -61,12 +87,16 @@
 // sleeping 20 µs (a thread).
 #include "syncx/reclaim.h"
 
+#include <linux/membarrier.h>
+
+#include <string>
 #include <utility>
-#include <vector>
 
 #include "sched/preempt.h"
 #include "sched/sched.h"
 #include "sys/clock.h"
+#include "sys/env.h"
+#include "sys/fatal.h"
 #include "sys/mutex.h"
 #include "sys/syscall.h"
 
@@ -74,6 +104,28 @@ namespace gort::syncx::reclaim_internal {
 
 constinit Slot g_slots[kSlots];
 constinit std::atomic<uint32_t> g_epoch{0};
+constinit std::atomic<uint32_t> g_mode{kUnknown};
+
+uint32_t init_mode() {
+  // A function-local static: one registration, other first callers wait
+  // for it (before they pin). Registration is what the kernel requires
+  // before the private expedited command; it fails (EINVAL, ENOSYS, or
+  // EPERM under seccomp) where the command is unavailable.
+  // GODEBUG=syncxmembarrier=0 (gort's own key) forces the fallback: for
+  // its test and for measuring one mode against the other.
+  static const uint32_t mode = [] {
+    const std::string* off = sys::env().godebug.find("syncxmembarrier");
+    long r = -1;
+    if (off == nullptr || *off != "0") {
+      r = sys::syscall6(SYS_membarrier,
+                        MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+    }
+    uint32_t m = r == 0 ? kAsymmetric : kFallback;
+    g_mode.store(m, std::memory_order_relaxed);
+    return m;
+  }();
+  return mode;
+}
 
 namespace {
 
@@ -140,8 +192,11 @@ void wait_drained(uint32_t parity) {
   }
 }
 
-std::vector<Retired> take_list() {
-  std::vector<Retired> list;
+// Every slot's chunks, chained (not copied: the lists can hold many
+// thousands of objects, and a flat copy cost a malloc, a memmove and
+// fresh pages per grace period).
+Chunk* take_list() {
+  Chunk* all = nullptr;
   for (RetireSlot& slot : g_retire) {
     if (slot.count.load(std::memory_order_relaxed) == 0) continue;
     Chunk* chunks;
@@ -152,24 +207,40 @@ std::vector<Retired> take_list() {
       slot.count.store(0, std::memory_order_relaxed);
     }
     while (chunks != nullptr) {
-      list.insert(list.end(), chunks->items, chunks->items + chunks->n);
       Chunk* next = chunks->next;
-      delete chunks;
+      chunks->next = all;
+      all = chunks;
       chunks = next;
     }
   }
-  return list;
+  return all;
+}
+
+// The asymmetric mode's half of the barrier pairing (the essay, G1).
+void heavy_barrier() {
+  uint32_t mode = g_mode.load(std::memory_order_relaxed);
+  if (mode == kUnknown) mode = init_mode();  // sections may be deciding now
+  if (mode != kAsymmetric) return;
+  long r =
+      sys::syscall6(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  if (r != 0) sys::fatal("syncx: membarrier failed after registration");
 }
 
 // G1-G5, with the flag already ours.
 void grace_period_and_free() {
-  std::vector<Retired> list = take_list();  // G1
+  Chunk* list = take_list();  // G1
+  heavy_barrier();
   uint32_t cur = g_epoch.load(std::memory_order_seq_cst) & 1;
   wait_drained(cur ^ 1);                            // G2
   g_epoch.fetch_add(1, std::memory_order_seq_cst);  // G3
   wait_drained(cur);                                // G4
   g_reclaiming.store(false, std::memory_order_release);  // G5
-  for (Retired& r : list) r.destroy(r.p);
+  while (list != nullptr) {
+    for (int i = 0; i < list->n; i++) list->items[i].destroy(list->items[i].p);
+    Chunk* next = list->next;
+    delete list;
+    list = next;
+  }
 }
 
 }  // namespace

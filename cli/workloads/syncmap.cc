@@ -5,7 +5,12 @@
 // (`syncmap50`). ns per operation over all goroutines. Go twins:
 // bench/go/syncmap and bench/go/syncmap50 (sync.Map with int keys and
 // values). This file registers both (one source, two names, as the twins'
-// shared shape).
+// shared shape). --boxed 1 makes the values a non-trivially-copyable
+// wrapper of int64_t, so that the Map boxes them on the heap as Go boxes an
+// int64 in an interface (by default an int64_t value is stored inline in
+// its entry: syncx/map.h).
+#include <type_traits>
+
 #include "absl/status/statusor.h"
 #include "cli/registry.h"
 #include "fmt/format.h"
@@ -16,6 +21,18 @@
 namespace gort::cli {
 namespace {
 
+// An int64_t that syncx::Map stores boxed (its copy constructor is
+// user-provided, so it is not trivially copyable).
+struct BoxedInt {
+  BoxedInt(int64_t x) : v(x) {}  // NOLINT: implicit, as the int it wraps
+  BoxedInt(const BoxedInt& o) : v(o.v) {}
+  BoxedInt& operator=(const BoxedInt&) = default;
+  int64_t v;
+};
+static_assert(!syncx::Map<int64_t, BoxedInt>::kInline);
+static_assert(syncx::Map<int64_t, int64_t>::kInline);
+
+template <typename V>
 absl::StatusOr<Result> run_map(const char* name, int64_t store_percent,
                                const WorkloadArgs& args, std::FILE* out) {
   const int64_t n = args.get("ops");
@@ -26,7 +43,7 @@ absl::StatusOr<Result> run_map(const char* name, int64_t store_percent,
   int procs = 0;
   gort::run([&] {
     procs = gort::gomaxprocs(0);
-    syncx::Map<int64_t, int64_t> m;
+    syncx::Map<int64_t, V> m;
     for (int64_t k = 0; k < keys; k++) m.store(k, k);
     syncx::WaitGroup wg;
     wg.add(goroutines);
@@ -55,9 +72,10 @@ absl::StatusOr<Result> run_map(const char* name, int64_t store_percent,
   });
   fmt::print(out,
              "{}: {} goroutines x {} operations ({}% stores) over {} keys in "
-             "{:.3f} ms ({} hits; GOMAXPROCS={})\n",
+             "{:.3f} ms ({} hits; GOMAXPROCS={}; values {})\n",
              name, goroutines, n, store_percent, keys, nanos / 1e6,
-             hits.load(), procs);
+             hits.load(), procs,
+             syncx::Map<int64_t, V>::kInline ? "inline" : "boxed");
   return Result{static_cast<double>(nanos) / static_cast<double>(n * goroutines),
                 "ns/op"};
 }
@@ -75,7 +93,21 @@ std::vector<WorkloadOption> map_options() {
           {.name = "keys",
            .help = "distinct keys, all preloaded",
            .default_value = 1000,
-           .min_value = 1}};
+           .min_value = 1},
+          {.name = "boxed",
+           .help = "1: values boxed on the heap (as Go's interface{}), "
+                   "0: inline in the entry",
+           .default_value = 0,
+           .min_value = 0,
+           .max_value = 1}};
+}
+
+absl::StatusOr<Result> run_either(const char* name, int64_t store_percent,
+                                  const WorkloadArgs& args, std::FILE* out) {
+  if (args.get("boxed") != 0) {
+    return run_map<BoxedInt>(name, store_percent, args, out);
+  }
+  return run_map<int64_t>(name, store_percent, args, out);
 }
 
 const Registrar registrar(Workload{
@@ -86,7 +118,7 @@ const Registrar registrar(Workload{
     .benchmark = true,
     .has_go_twin = true,
     .run = [](const WorkloadArgs& args, std::FILE* out) {
-      return run_map("syncmap", 1, args, out);
+      return run_either("syncmap", 1, args, out);
     },
 });
 
@@ -98,7 +130,7 @@ const Registrar registrar50(Workload{
     .benchmark = true,
     .has_go_twin = true,
     .run = [](const WorkloadArgs& args, std::FILE* out) {
-      return run_map("syncmap50", 50, args, out);
+      return run_either("syncmap50", 50, args, out);
     },
 });
 
