@@ -16,6 +16,8 @@
 
 #include "chan/chan.h"
 #include "chan/select.h"
+#include "netpoll/net.h"
+#include "os/file.h"
 #include "sched/panic.h"
 #include "sched/sched.h"
 #include "syncx/syncx.h"

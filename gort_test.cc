@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace {
@@ -56,6 +57,48 @@ TEST(GortTest, SyncxAndTimeThroughOneHeader) {
   });
   EXPECT_EQ(sum, 5050);
   EXPECT_GE(slept, std::chrono::milliseconds(5));
+}
+
+// The network and files through the same header: a loopback echo and a
+// pipe, from goroutines.
+TEST(GortTest, NetAndOsThroughOneHeader) {
+  std::string echoed, piped;
+  gort::run([&] {
+    absl::StatusOr<gort::net::Listener> l = gort::net::listen("tcp", "127.0.0.1:0");
+    ASSERT_TRUE(l.ok()) << l.status();
+    gort::syncx::WaitGroup wg;
+    wg.add(1);
+    gort::go([&] {
+      absl::StatusOr<gort::net::Conn> c = l->accept();
+      ASSERT_TRUE(c.ok()) << c.status();
+      char buf[5];
+      ASSERT_TRUE(c->read(buf, 5).ok());
+      ASSERT_TRUE(c->write(buf, 5).ok());
+      wg.done();
+    });
+    absl::StatusOr<gort::net::Conn> c =
+        gort::net::dial("tcp", l->addr().string(), std::chrono::seconds(5));
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE(c->write(std::string_view("hello")).ok());
+    char buf[5];
+    size_t got = 0;
+    while (got < 5) {
+      absl::StatusOr<size_t> n = c->read(buf + got, 5 - got);
+      ASSERT_TRUE(n.ok()) << n.status();
+      got += *n;
+    }
+    echoed.assign(buf, 5);
+    wg.wait();
+    auto p = gort::os::pipe();
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_TRUE(p->second.write(std::string_view("pipe")).ok());
+    char pb[4];
+    absl::StatusOr<size_t> n = p->first.read(pb, 4);
+    ASSERT_TRUE(n.ok()) << n.status();
+    piped.assign(pb, *n);
+  });
+  EXPECT_EQ(echoed, "hello");
+  EXPECT_EQ(piped, "pipe");
 }
 
 }  // namespace

@@ -17,6 +17,11 @@
 // the P runs other goroutines. Edge-triggered epoll is safe with this loop
 // because the loop always drains to EAGAIN before it waits, and the poller
 // remembers an edge that arrived between the syscall and the wait.
+// read, sendto/write and accept4 run inside gort::blocking(), as Go's
+// syscall.Read/Write enter and leave a syscall: a loopback send does the
+// receiver's protocol work in the sender's call (tens of µs under load), and
+// sysmon may hand the P to another M meanwhile. Measured on `echo`, 3
+// alternated pairs: 22.1k-29.1k msgs/s without, 28.6k-36.0k with.
 //
 // Close (Go's FD.Close and destroy), numbered because it races with I/O:
 //   1. close() sets the closed bit and takes a reference in one CAS
@@ -61,6 +66,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sched/panic.h"
+#include "sched/sched.h"
 #include "sched/sema.h"
 #include "sys/fatal.h"
 #include "sys/syscall.h"
@@ -281,7 +287,7 @@ absl::StatusOr<size_t> FD::read(void* buf, size_t n) {
   if (n > kMaxRW) n = kMaxRW;
   const int fd = sysfd_.load(std::memory_order_relaxed);
   for (;;) {
-    long r = sys::read(fd, buf, n);
+    long r = blocking([&] { return sys::read(fd, buf, n); });
     if (!sys::is_error(r)) {
       if (r == 0) return eof_error();  // a stream: zero bytes means EOF
       return static_cast<size_t>(r);
@@ -311,10 +317,12 @@ absl::StatusOr<size_t> FD::write(const void* buf, size_t n, size_t* written) {
     if (done == n) return n;
     size_t chunk = n - done;
     if (chunk > kMaxRW) chunk = kMaxRW;
-    long r = kind_ == FdKind::kSocket
+    long r = blocking([&] {
+      return kind_ == FdKind::kSocket
                  ? sys::syscall6(SYS_sendto, fd, reinterpret_cast<long>(p + done),
                                  static_cast<long>(chunk), MSG_NOSIGNAL, 0, 0)
                  : sys::write(fd, p + done, chunk);
+    });
     if (!sys::is_error(r)) {
       if (r == 0) return absl::DataLossError("unexpected EOF");  // Go: io.ErrUnexpectedEOF
       done += static_cast<size_t>(r);
@@ -342,8 +350,10 @@ absl::StatusOr<int> FD::accept(sockaddr_storage* sa, socklen_t* salen) {
   const socklen_t cap = *salen;
   for (;;) {
     *salen = cap;
-    long r = sys::syscall6(SYS_accept4, fd, reinterpret_cast<long>(sa),
+    long r = blocking([&] {
+      return sys::syscall6(SYS_accept4, fd, reinterpret_cast<long>(sa),
                            reinterpret_cast<long>(salen), SOCK_NONBLOCK | SOCK_CLOEXEC);
+    });
     if (!sys::is_error(r)) return static_cast<int>(r);
     long e = errno_of(r);
     if (e == EINTR || e == ECONNABORTED) continue;  // Go retries both
