@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/registry.h"
+#include "cli/workload_test_util.h"
 #include "gtest/gtest.h"
 
 namespace gort::cli {
@@ -23,17 +24,7 @@ absl::StatusOr<Result> run_small(const Workload& w,
                                  std::string* output) {
   WorkloadArgs args = w.default_args();
   for (const Option& o : options) args.set(o.name, o.value);
-  std::FILE* f = std::tmpfile();
-  if (f == nullptr) return absl::InternalError("tmpfile");
-  absl::StatusOr<Result> r = w.run(args, f);
-  std::fflush(f);
-  std::rewind(f);
-  char buf[4096];
-  size_t n;
-  output->clear();
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) output->append(buf, n);
-  std::fclose(f);
-  return r;
+  return testing::run_captured(w, args, output);
 }
 
 TEST(NetpollWorkloads, BenchmarksReportTheirRateAndSize) {

@@ -2,6 +2,7 @@
 // process (the syscalls mix under accounting makes exactly its documented
 // calls).
 #include "cli/registry.h"
+#include "cli/workload_test_util.h"
 
 #include <sys/stat.h>
 
@@ -22,21 +23,7 @@ bool file_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-// Runs `w` with `args`, capturing what it prints.
-absl::StatusOr<Result> run_captured(const Workload& w, const WorkloadArgs& args,
-                                    std::string* output) {
-  std::FILE* f = std::tmpfile();
-  EXPECT_NE(f, nullptr);
-  absl::StatusOr<Result> r = w.run(args, f);
-  std::fflush(f);
-  std::rewind(f);
-  char buf[4096];
-  size_t n;
-  output->clear();
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) output->append(buf, n);
-  std::fclose(f);
-  return r;
-}
+using testing::run_captured;
 
 // Accounting on around `fn` only; returns calls and errors by name.
 template <typename Fn>

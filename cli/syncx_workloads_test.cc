@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/registry.h"
+#include "cli/workload_test_util.h"
 #include "gtest/gtest.h"
 
 namespace gort::cli {
@@ -21,15 +22,8 @@ TEST(SyncxWorkloads, SmallRunsReportNsPerOp) {
     EXPECT_TRUE(w->has_go_twin) << name;
     WorkloadArgs args = w->default_args();
     args.set("ops", 2000);
-    std::FILE* f = std::tmpfile();
-    ASSERT_NE(f, nullptr);
-    absl::StatusOr<Result> r = w->run(args, f);
-    std::fflush(f);
-    std::rewind(f);
-    char buf[4096];
-    size_t n = std::fread(buf, 1, sizeof(buf), f);
-    std::fclose(f);
-    std::string out(buf, n);
+    std::string out;
+    absl::StatusOr<Result> r = testing::run_captured(*w, args, &out);
     ASSERT_TRUE(r.ok()) << name << ": " << r.status();
     EXPECT_EQ(r->unit, "ns/op") << name;
     EXPECT_GT(r->value, 0) << name;

@@ -523,6 +523,14 @@ class Map {
     section.disallow_park();
   }
 
+  // Go's Load lookup: key's entry in the read snapshot, else (if amended)
+  // under mu_ in the snapshot again or in the dirty map, counting a miss
+  // whether or not the key is there (it takes the slow path until the dirty
+  // map is promoted). Returns nullptr if absent; the entry stays valid for
+  // the section. Sets *slow if it took mu_.
+  Entry* find_counting_miss(reclaim_internal::ReadSection& section, const K& key,
+                            bool* slow);
+
   void miss_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void promote_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void dirty_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -550,28 +558,32 @@ Map<K, V, H, E>::~Map() {
 }
 
 template <typename K, typename V, typename H, typename E>
+typename Map<K, V, H, E>::Entry* Map<K, V, H, E>::find_counting_miss(
+    reclaim_internal::ReadSection& section, const K& key, bool* slow) {
+  uintptr_t w = read_.load(std::memory_order_acquire);
+  Entry* e = find(table_of(w), key);
+  if (e == nullptr && amended_of(w)) {
+    lock_slow(section);
+    // Re-check: the dirty map may have been promoted while we waited.
+    w = read_.load(std::memory_order_relaxed);
+    e = find(table_of(w), key);
+    if (e == nullptr && amended_of(w)) {
+      e = find(dirty_, key);
+      miss_locked();
+    }
+    unlock_slow(section);
+    *slow = true;
+  }
+  return e;
+}
+
+template <typename K, typename V, typename H, typename E>
 std::optional<V> Map<K, V, H, E>::load(const K& key) {
   std::optional<V> out;
   bool slow = false;
   {
     reclaim_internal::ReadSection section;
-    uintptr_t w = read_.load(std::memory_order_acquire);
-    Entry* e = find(table_of(w), key);
-    if (e == nullptr && amended_of(w)) {
-      lock_slow(section);
-      // Re-check: the dirty map may have been promoted while we waited.
-      w = read_.load(std::memory_order_relaxed);
-      e = find(table_of(w), key);
-      if (e == nullptr && amended_of(w)) {
-        e = find(dirty_, key);
-        // Count a miss whether or not the key was there: the key takes the
-        // slow path until the dirty map is promoted.
-        miss_locked();
-      }
-      unlock_slow(section);
-      slow = true;
-    }
-    if (e != nullptr) out = e->load();
+    if (Entry* e = find_counting_miss(section, key, &slow)) out = e->load();
   }
   if (slow) reclaim_internal::maybe_reclaim();  // a miss may have promoted
   return out;
@@ -705,21 +717,12 @@ bool Map<K, V, H, E>::compare_and_swap(const K& key, const V& expected,
 template <typename K, typename V, typename H, typename E>
 bool Map<K, V, H, E>::compare_and_delete(const K& key, const V& expected) {
   bool deleted = false;
+  bool slow = false;
   {
     reclaim_internal::ReadSection section;
-    uintptr_t w = read_.load(std::memory_order_acquire);
-    Entry* e = find(table_of(w), key);
-    if (e == nullptr && amended_of(w)) {
-      lock_slow(section);
-      w = read_.load(std::memory_order_relaxed);
-      e = find(table_of(w), key);
-      if (e == nullptr && amended_of(w)) {
-        e = find(dirty_, key);
-        miss_locked();
-      }
-      unlock_slow(section);
+    if (Entry* e = find_counting_miss(section, key, &slow)) {
+      deleted = e->compare_and_delete(expected, value_eq);
     }
-    if (e != nullptr) deleted = e->compare_and_delete(expected, value_eq);
   }
   reclaim_internal::maybe_reclaim();
   return deleted;
