@@ -149,6 +149,7 @@
 #include "mem/mcentral.h"
 #include "mem/mem.h"
 #include "mem/mheap.h"
+#include "mem/tally.h"
 #include "mem/scavenger.h"
 #include "mem/sizeclasses.h"
 #include "sys/fatal.h"
@@ -434,6 +435,11 @@ void free(void* ptr) {
   }
   if (ptr == nullptr) return;
   free_slow(p, s);
+}
+
+void release_cached_spans() {
+  if (MCache* c = current_cache()) cache_release(c);
+  with_orphan([](MCache* o) { cache_release(o); });
 }
 
 size_t usable_size(const void* ptr) {

@@ -35,14 +35,35 @@
 
 #include "mem/mem.h"
 #include "mem/pagealloc.h"
+#include "mem/tally.h"
 #include "sys/fatal.h"
 
+// The helpers live in namespace gort, so the scheduler's async preemption
+// counts them as runtime code, as it does the entry points below
+// (sched/preempt.cc, kAllocatorSymbols): none may be preempted on a
+// goroutine, since they use its P's cache without a lock.
+namespace gort::mem {
 namespace {
-
-using gort::mem::PageAlloc;
 
 bool is_ours(const void* p) {
   return PageAlloc::arena_of(reinterpret_cast<uintptr_t>(p)) != nullptr;
+}
+
+// Every block handed out or taken back here is also counted by the test
+// tally (mem/tally.h; a not-taken branch unless a test turned it on).
+void* counted_alloc(size_t size, AllocFlags flags = kNoFlags) {
+  void* p = alloc(size, flags);
+  tally_malloc(p);
+  return p;
+}
+void* counted_alloc_aligned(size_t size, size_t align) {
+  void* p = alloc_aligned(size, align);
+  tally_malloc(p);
+  return p;
+}
+void counted_free(void* p) {
+  tally_free(p);
+  free(p);
 }
 
 bool is_power_of_two(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
@@ -52,8 +73,8 @@ bool is_power_of_two(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
 void* new_or_throw(size_t size, size_t align) {
   for (;;) {
     void* p = align <= alignof(std::max_align_t)
-                  ? gort::mem::alloc(size)
-                  : gort::mem::alloc_aligned(size, align);
+                  ? counted_alloc(size)
+                  : counted_alloc_aligned(size, align);
     if (p != nullptr) return p;
     std::new_handler h = std::get_new_handler();
     if (h == nullptr) throw std::bad_alloc();
@@ -70,24 +91,34 @@ void* new_nothrow(size_t size, size_t align) noexcept {
 }
 
 void* aligned_or_errno(size_t align, size_t size) {
-  void* p = gort::mem::alloc_aligned(size, align);
+  void* p = counted_alloc_aligned(size, align);
   if (p == nullptr) errno = ENOMEM;
   return p;
 }
 
 }  // namespace
+}  // namespace gort::mem
+
+using gort::mem::aligned_or_errno;
+using gort::mem::counted_alloc;
+using gort::mem::counted_alloc_aligned;
+using gort::mem::counted_free;
+using gort::mem::is_ours;
+using gort::mem::is_power_of_two;
+using gort::mem::new_nothrow;
+using gort::mem::new_or_throw;
 
 extern "C" {
 
 void* malloc(size_t size) {
-  void* p = gort::mem::alloc(size);
+  void* p = counted_alloc(size);
   if (p == nullptr) errno = ENOMEM;
   return p;
 }
 
 void free(void* p) {
   if (p == nullptr || !is_ours(p)) return;  // see "Foreign pointers"
-  gort::mem::free(p);
+  counted_free(p);
 }
 
 void cfree(void* p) { free(p); }
@@ -98,7 +129,7 @@ void* calloc(size_t n, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* p = gort::mem::alloc(total, gort::mem::kZero);
+  void* p = counted_alloc(total, gort::mem::kZero);
   if (p == nullptr) errno = ENOMEM;
   return p;
 }
@@ -116,13 +147,13 @@ void* realloc(void* p, size_t size) {
   size_t usable = gort::mem::usable_size(p);
   // Keep the block when the new size fits and does not waste over half.
   if (size <= usable && size >= usable / 2) return p;
-  void* q = gort::mem::alloc(size);
+  void* q = counted_alloc(size);
   if (q == nullptr) {
     errno = ENOMEM;
     return nullptr;  // p stays valid, as C requires
   }
   std::memcpy(q, p, size < usable ? size : usable);
-  gort::mem::free(p);
+  counted_free(p);
   return q;
 }
 
@@ -137,7 +168,7 @@ void* reallocarray(void* p, size_t n, size_t size) {
 
 int posix_memalign(void** out, size_t align, size_t size) {
   if (!is_power_of_two(align) || align % sizeof(void*) != 0) return EINVAL;
-  void* p = gort::mem::alloc_aligned(size, align);
+  void* p = counted_alloc_aligned(size, align);
   if (p == nullptr) return ENOMEM;
   *out = p;
   return 0;

@@ -83,7 +83,7 @@ MCache* new_cache() {
   return c;
 }
 
-void destroy_cache(MCache* c) {
+void cache_release(MCache* c) {
   tiny_retire(c);
   cache_flush_remote(c);
   for (int i = 0; i < kNumCentrals; ++i) {
@@ -92,6 +92,10 @@ void destroy_cache(MCache* c) {
     c->alloc[i] = &g_empty_span;
     central(i).uncache_span(s);
   }
+}
+
+void destroy_cache(MCache* c) {
+  cache_release(c);
   sys::MutexLock l(g_registry.mu);
   for (int i = 0; i < kNumCentrals; ++i) {
     if (c->remote[i] != nullptr) g_registry.batch_pool.free(c->remote[i]);

@@ -1,21 +1,17 @@
-// mem/mcache.h: a per-thread (later per-P) cache of spans (Go's mcache,
+// mem/mcache.h: a per-P (or per-thread) cache of spans (Go's mcache,
 // mcache.go).
 //
 //   MCache          one span per span class to allocate from without locks,
 //                   the tiny block, batches of frees bound for spans this
 //                   cache does not own, and the cache's statistics
-//   current_cache   the cache of the calling thread (or of its P, once the
-//                   scheduler registers a hook)
-//   new_cache / destroy_cache   for the scheduler's per-P caches
-//   set_current_cache_hook      the seam where sched plugs in per-P caches
+//   current_cache   the cache of the calling thread's P when the scheduler
+//                   registered a hook and the thread holds a P, else the
+//                   thread's own
 //
-// The seam. Today every thread that allocates gets a cache of its own,
-// made on first use and destroyed at thread exit. When the scheduler wants
-// Go's per-P mcaches, it calls new_cache() for each P, and registers a
-// hook that returns the running P's cache (nullptr on a thread holding no
-// P, which then uses its own thread cache). A P's cache is used by one M
-// at a time; the hand-off of the P between Ms orders their accesses, so
-// the owner-only fields need no atomics.
+// The seam for per-P caches (new_cache, destroy_cache,
+// set_current_cache_hook) is public, in mem/mem.h. A P's cache is used by
+// one M at a time; the hand-off of the P between Ms orders their accesses,
+// so the owner-only fields need no atomics.
 //
 // Thread safety: an MCache is used by one thread at a time (its owner).
 // Its statistics are atomics written only by the owner with relaxed
@@ -32,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "mem/mem.h"
 #include "mem/mspan.h"
 #include "mem/sizeclasses.h"
 
@@ -111,6 +108,11 @@ void cache_free_remote(MCache* c, MSpan* s, uintptr_t p);
 // Applies every pending batch of `c`.
 void cache_flush_remote(MCache* c);
 
+// Gives back the tiny block, every pending free and every span of `c` (the
+// cache stays usable and refills on its next allocations). REQUIRES: the
+// caller owns `c`.
+void cache_release(MCache* c);
+
 // Frees small object `p`, index `index` of span `s`: into the span's local
 // free bits when `c` owns the span, else into the batch. A double free seen
 // here is a fatal error.
@@ -128,23 +130,6 @@ inline void cache_free_small(MCache* c, MSpan* s, uintptr_t p, uint32_t index) {
   }
   cache_free_remote(c, s, p);
 }
-
-// ---- the seam for per-P caches ----
-
-// A new cache, registered for statistics. REQUIRES: called by the
-// scheduler (or a test) that will later destroy_cache() it.
-MCache* new_cache();
-// Returns every span, the tiny block and every pending free of `c` to the
-// mcentrals, folds its statistics into the totals and frees it.
-// REQUIRES: nobody uses `c` any more.
-void destroy_cache(MCache* c);
-
-using CurrentCacheHook = MCache* (*)();
-// Registers the function that returns the calling thread's P's cache, or
-// nullptr when it has none (then the thread's own cache is used).
-// nullptr unregisters. REQUIRES: the hook is async-safe and cheap: it is
-// called on every allocation and free.
-void set_current_cache_hook(CurrentCacheHook hook);
 
 namespace mcache_internal {
 extern std::atomic<CurrentCacheHook> g_hook;

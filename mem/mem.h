@@ -9,9 +9,11 @@
 //                     debug.FreeOSMemory, without the GC it runs first)
 //   add_stack_stats   the scheduler reports goroutine stacks (Stack*)
 //   set_gc_stats_hook the collector fills MemStats' GC fields
+//   MCache, new_cache, destroy_cache, set_current_cache_hook
+//                     the scheduler's seam for Go's per-P mcaches
 //
-// A tcmalloc-style allocator with Go's structure: 68 size classes, per-
-// thread mcaches of spans, mcentrals, a page heap of 64 MiB arenas and a
+// A tcmalloc-style allocator with Go's structure: 68 size classes, per-P
+// mcaches of spans (per-thread ones off goroutines), mcentrals, a page heap of 64 MiB arenas and a
 // background scavenger. Design: mem/malloc.cc's essay and docs/mem.md.
 //
 // Thread safety: every function may be called from any thread at any time,
@@ -141,6 +143,31 @@ void set_stack_stats_hook(StackStatsHook hook);
 // pause_ns, ...) and may add to gc_sys; nullptr unregisters.
 using GcStatsHook = void (*)(MemStats* stats);
 void set_gc_stats_hook(GcStatsHook hook);
+
+// ---- the seam for per-P caches (mem/mcache.h has the rest) ----
+//
+// Every thread that allocates uses a cache of its own, made on first use
+// and destroyed at thread exit, unless a hook gives it another. The
+// scheduler makes one cache per P (Go's p.mcache) and registers a hook that
+// returns the running P's cache, or nullptr on a thread holding no P (a
+// plain thread, an M in a syscall), which then uses its thread cache. A
+// P's cache is used by one M at a time; handing the P between Ms orders
+// their accesses.
+
+class MCache;
+// A new cache, registered for statistics. REQUIRES: the caller later
+// destroy_cache()s it.
+MCache* new_cache();
+// Returns every span, the tiny block and every pending free of `c` to the
+// mcentrals, folds its statistics into the totals and frees it.
+// REQUIRES: nobody uses `c` any more.
+void destroy_cache(MCache* c);
+// Registers the function that returns the calling thread's P's cache, or
+// nullptr when it has none. nullptr unregisters. REQUIRES: the hook is
+// async-signal-safe, cheap (it runs on every allocation and free) and
+// never allocates.
+using CurrentCacheHook = MCache* (*)();
+void set_current_cache_hook(CurrentCacheHook hook);
 
 }  // namespace gort::mem
 

@@ -269,12 +269,33 @@ bool in_ranges(const TextRange* r, size_t n, uintptr_t pc) {
   return lo > 0 && pc < r[lo - 1].hi;
 }
 
-// A symbol of the runtime: a C symbol gort_*, or a C++ name in namespace
-// gort, possibly a local entity (lambda, static) of one, possibly a member
-// function with cv/ref qualifiers (Itanium ABI: _Z [Z] N [r V K R O]* 4gort).
+// The allocator's entry points. When the executable defines them itself
+// (gort's //mem:malloc, or any allocator linked statically), their code
+// uses a per-thread or per-P cache without a lock: a goroutine preempted
+// there, and another run on the same M, would use the cache half-updated.
+// So they count as the runtime's. (libc's own are in a shared object,
+// outside the main text, and never preemptible anyway.)
+constexpr const char* kAllocatorSymbols[] = {
+    "malloc",       "free",          "cfree",          "calloc",
+    "realloc",      "reallocarray",  "posix_memalign", "aligned_alloc",
+    "memalign",     "valloc",        "pvalloc",        "malloc_usable_size",
+};
+
+// A symbol of the runtime: a C symbol gort_*, an allocator entry point
+// (above, with operator new and delete: _Znw, _Zna, _Zdl, _Zda), or a C++
+// name in namespace gort, possibly a local entity (lambda, static) of one,
+// possibly a member function with cv/ref qualifiers (Itanium ABI:
+// _Z [Z] N [r V K R O]* 4gort).
 bool is_runtime_symbol(const char* name) {
   if (std::strncmp(name, "gort_", 5) == 0) return true;
+  for (const char* a : kAllocatorSymbols) {
+    if (std::strcmp(name, a) == 0) return true;
+  }
   if (name[0] != '_' || name[1] != 'Z') return false;
+  if (std::strncmp(name, "_Znw", 4) == 0 || std::strncmp(name, "_Zna", 4) == 0 ||
+      std::strncmp(name, "_Zdl", 4) == 0 || std::strncmp(name, "_Zda", 4) == 0) {
+    return true;
+  }
   const char* p = name + 2;
   if (*p == 'Z') p++;
   if (*p != 'N') return false;

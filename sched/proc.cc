@@ -834,6 +834,21 @@ void schedule_loop(M* m) {
   }
 }
 
+// mem's current-cache hook: the running P's cache (Go's mcache per P), made
+// here at the P's first allocation; nullptr off a P (plain threads, Ms in
+// syscalls, which released theirs), which use their thread caches. Only the
+// M holding the P gets here with it, so the lazy creation does not race.
+// new_cache never allocates through this hook (its metadata comes from
+// mem's fixed pools).
+mem::MCache* p_cache() {
+  M* m = t_m;
+  if (m == nullptr) return nullptr;
+  P* p = m->p;
+  if (p == nullptr) return nullptr;
+  if (__builtin_expect(p->mcache == nullptr, 0)) p->mcache = mem::new_cache();
+  return p->mcache;
+}
+
 // MemStats' StackInuse and StackSys (mem/mem.h pulls them at each
 // snapshot).
 void stack_stats_for_mem(uint64_t* inuse, uint64_t* sys) {
@@ -867,6 +882,7 @@ void schedinit() {
     int32_t n = std::clamp<int32_t>(env.gomaxprocs, 1, kMaxProcs);
     g_sched = s;
     mem::set_stack_stats_hook(stack_stats_for_mem);
+    mem::set_current_cache_hook(p_cache);
     {
       sys::MutexLock l(s->lock);
       for (int32_t i = n - 1; i >= 0; i--) pidleput(s->allp[i]);

@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
+#include "mem/mem.h"
 #include "sched/g.h"
 #include "sched/runq.h"
 #include "sched/stack.h"
@@ -105,6 +106,11 @@ struct P {
   // Its timers (Go's p.timers). Any M may run or add to them (the heap has
   // its own lock); timers of a P destroyed by gomaxprocs move to another.
   timer::Heap timers;
+
+  // Its allocation cache (Go's p.mcache), made at the first allocation on
+  // the P (p_cache) and returned to the heap when the P is destroyed.
+  // Owner only.
+  mem::MCache* mcache = nullptr;
 };
 
 // sched.timer_sleep_until when no M waits for timers.

@@ -17,6 +17,7 @@
 //      (id mod the new count) (Go's moveTimers; stopped ones are dropped),
 //      and become kDead.
 //   4. Clear gcwaiting; every P with work gets an M, the rest go idle.
+#include "mem/mem.h"
 #include "sched/internal.h"
 #include "sched/runtime.h"
 #include "sched/sched.h"
@@ -66,6 +67,11 @@ void destroyp(P* p, int32_t new_procs)
     s.gfree_count++;
   }
   p->gfree_count = 0;
+  // Go's freemcache: the spans go back to the mcentrals.
+  if (p->mcache != nullptr) {
+    mem::destroy_cache(p->mcache);
+    p->mcache = nullptr;
+  }
   p->status.store(PStatus::kDead, std::memory_order_release);
 }
 
