@@ -27,7 +27,8 @@
 //      register a hook that returns its P's cache instead).
 //   2. size < 16 with kNoScan: the tiny allocator (below). size <= 32 KiB:
 //      size_to_class (a table lookup), span class, the cache's span.
-//   3. span->next_free_fast(): the span's alloc_cache is the complement of
+//   3. The cache's LIFO for the span class ("The front end" below), then
+//      span->next_free_fast(): the span's alloc_cache is the complement of
 //      the allocation bitmap from freeindex on, so the next free object is
 //      ctz(alloc_cache); shift, bump freeindex. No lock, no atomic.
 //   4. The window is empty: next_free_slow() reloads it from the next
@@ -67,6 +68,33 @@
 //   latency: up to a batch of freed objects per class per thread is not
 //   yet reusable (bounded, 64 KiB per class; flushed at thread exit and by
 //   free_os_memory on the calling thread).
+//
+// The front end (tcmalloc's per-class free lists). Step 3 of a free also
+// pushes the object on the cache's LIFO for its span class, linked through
+// the object's first word, and step 3 of a malloc pops that LIFO first
+// (then the batch of step 4 below, then the window), so a same-thread
+// malloc/free pair reuses one hot object: a pop and a push instead of a
+// bitmap walk. A LIFO object keeps its local_free bit set (so a second
+// free of it is still caught, invariant 4); the pop clears it (one magic
+// division for the index). Hence a LIFO holds only objects of the cache's
+// current span of that class (the only span whose owner it is), each of
+// them free to that span, and emptying a LIFO ("flushing" it) is O(1):
+// forget the list, and the span's next fold reuses its objects. The cache
+// flushes a class's LIFO before its span is folded or uncached
+// (cache_alloc_slow), and all of them in cache_release and so in
+// destroy_cache; tiny blocks have no LIFO (tiny_alloc zeroes each block
+// and tiny_retire frees into the bits only). Bound: 32 KiB of objects per
+// class, at most 512 (FreeList in mcache.h; a push past it forgets the
+// list and starts anew with the newest object). Memory is not what it
+// bounds (the objects are in the cache's own span either way; most spans
+// are one page, so the span bounds the list first): it keeps the LIFO to
+// objects likely still in cache, past which the window's address order is
+// as good. A kZero allocation from the LIFO zeroes the whole object, link
+// word included, whatever the span's needzero. MemStats are unchanged: a
+// push is a free, a pop a malloc. For the GC: the mark phase must not see
+// a LIFO object as allocated; cache_flush_lifos(c) on every cache before
+// marking makes them plain local_free objects, which the sweep's fold
+// treats as free.
 //
 // The fold (Go's sweep, without a collector). Objects below freeindex are
 // allocated; when freeindex reaches nelems, every object is allocated
@@ -137,8 +165,11 @@
 //      heap, not on a list (uncache and free_batch return it).
 //   3. Uncached spans are exact: alloc_count == popcount(alloc_bits).
 //   4. An object is freed at most once: a second free finds its bit already
-//      clear (uncached), already set in local_free or remote_free (cached),
-//      or its page free (large); all fatal.
+//      clear (uncached), already set in local_free or remote_free (cached;
+//      LIFO objects included), or its page free (large); all fatal.
+//   7. A cache's LIFO of span class sc holds only objects of c->alloc[sc],
+//      each with its local_free bit set; it is empty whenever that span is
+//      folded, uncached or replaced.
 //   5. Lock order: mcentral, then heap; the cache registry lock is taken
 //      alone or after neither.
 //   6. HeapSys == HeapIdle + HeapInuse and Mallocs - Frees == HeapObjects
@@ -206,6 +237,13 @@ inline uintptr_t pop_batch(MCache* c, int sc) {
 inline uintptr_t alloc_class(MCache* c, int size_class, bool noscan,
                              bool zero) {
   int sc = make_span_class(size_class, noscan);
+  if (uintptr_t q = cache_pop_lifo(c, sc)) {
+    // A freed object holds old data (and the LIFO link): zero it all.
+    c->nmalloc[size_class].add(1);
+    if (zero)
+      std::memset(reinterpret_cast<void*>(q), 0, class_size(size_class));
+    return q;
+  }
   if (uintptr_t q = pop_batch(c, sc)) {
     c->nmalloc[size_class].add(1);
     if (zero)
@@ -349,7 +387,8 @@ void* alloc(size_t size, unsigned flags) {
       int size_class = sizeclasses_internal::kSizeToClass8
                            .v[(size + kSmallSizeDiv - 1) / kSmallSizeDiv];
       int sc = make_span_class(size_class, false);
-      uintptr_t p = pop_batch(c, sc);
+      uintptr_t p = cache_pop_lifo(c, sc);
+      if (p == 0) p = pop_batch(c, sc);
       if (p == 0) p = c->alloc[sc]->next_free_fast();
       if (__builtin_expect(p != 0, 1)) {
         c->nmalloc[size_class].add(1);
@@ -428,7 +467,7 @@ void free(void* ptr) {
         s->central != kTinySpanIndex) {
       uint32_t index = s->index_of(p);
       if (__builtin_expect(s->object_addr(index) == p, 1)) {
-        cache_free_small(c, s, p, index);
+        cache_free_owned(c, s, p, index);
         return;
       }
     }

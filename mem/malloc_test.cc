@@ -273,6 +273,84 @@ TEST(Malloc, CurrentCacheHook) {
   destroy_cache(c);
 }
 
+// The front end (mcache.h, FreeList): with a cache of its own, a freed
+// object of the cache's span comes back first (LIFO), from a list that never
+// exceeds its bound; an overflow forgets the list (its objects stay free in
+// the span's bits), release empties every list, a kZero allocation from the
+// list is zeroed link word included, and the counts stay exact.
+TEST(Malloc, FrontEndLifo) {
+  g_test_cache = new_cache();
+  set_current_cache_hook(test_hook);
+  MCache* c = g_test_cache;
+  constexpr size_t kSize = 320;  // a noscan class no other test uses
+  const int sc = make_span_class(size_to_class(kSize), true);
+  EXPECT_EQ(c->lifo[sc].limit, free_list_limit(size_to_class(kSize)));
+  for (int k = 1; k < kNumSizeClasses; ++k) {
+    EXPECT_GE(free_list_limit(k), 1u);
+    EXPECT_LE(free_list_limit(k) * class_size(k),
+              std::max(kFreeListBytes, class_size(k)));
+  }
+  // Reserved first: under --custom_malloc=//mem:malloc the vectors'
+  // buffers are counted too.
+  std::vector<void*> same, others;
+  same.reserve(1000);
+  others.reserve(1000);
+  MemStats before = read_mem_stats();
+
+  // Five objects of one span (the cache's current one).
+  for (int i = 0; i < 1000 && same.size() < 5; ++i) {
+    void* p = alloc(kSize, kNoScan);
+    MSpan* s = heap().span_of(reinterpret_cast<uintptr_t>(p));
+    if (!same.empty() &&
+        heap().span_of(reinterpret_cast<uintptr_t>(same[0])) != s) {
+      others.insert(others.end(), same.begin(), same.end());
+      same.clear();
+    }
+    same.push_back(p);
+  }
+  ASSERT_EQ(same.size(), 5u);
+  ASSERT_EQ(heap().span_of(reinterpret_cast<uintptr_t>(same[0])),
+            c->alloc[sc]);
+
+  // Push and pop: the newest comes back first.
+  std::memset(same[0], 0xff, kSize);
+  free(same[0]);
+  EXPECT_EQ(c->lifo[sc].n, 1u);
+  void* z = alloc(kSize, kNoScan | kZero);
+  EXPECT_EQ(z, same[0]);
+  EXPECT_EQ(c->lifo[sc].n, 0u);
+  const char* b = static_cast<const char*>(z);
+  EXPECT_TRUE(std::all_of(b, b + kSize, [](char ch) { return ch == 0; }));
+
+  // The bound: with a limit of 4, the fifth free forgets the list.
+  c->lifo[sc].limit = 4;
+  for (int i = 0; i < 5; ++i) {
+    free(same[i]);
+    EXPECT_LE(c->lifo[sc].n, 4u);
+  }
+  EXPECT_EQ(c->lifo[sc].n, 1u);
+  EXPECT_EQ(alloc(kSize, kNoScan), same[4]);
+  free(same[4]);
+
+  // Release empties every list; the objects are reusable, never twice.
+  cache_release(c);
+  for (const FreeList& l : c->lifo) EXPECT_EQ(l.n, 0u);
+  for (void* p : others) free(p);
+  cache_release(c);
+  MemStats after = read_mem_stats();
+  EXPECT_EQ(after.mallocs - before.mallocs, after.frees - before.frees);
+  std::vector<void*> live;
+  for (int i = 0; i < 200; ++i) live.push_back(alloc(kSize, kNoScan));
+  std::vector<void*> sorted = live;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
+  for (void* p : live) free(p);
+
+  set_current_cache_hook(nullptr);
+  g_test_cache = nullptr;
+  destroy_cache(c);
+}
+
 using MallocDeathTest = ::testing::Test;
 
 TEST(MallocDeathTest, BadFreesAreFatal) {
@@ -281,6 +359,29 @@ TEST(MallocDeathTest, BadFreesAreFatal) {
       {
         void* p = alloc(32);
         free(p);
+        free(p);
+      },
+      ::testing::ExitedWithCode(2), "fatal error: free of already freed");
+  // Through the front end: an object on the LIFO, one popped from it, and
+  // one whose list overflowed (forgotten, still free in the span's bits).
+  EXPECT_EXIT(
+      {
+        void* p = alloc(32);
+        free(p);
+        void* q = alloc(32);
+        free(q);
+        free(p);
+      },
+      ::testing::ExitedWithCode(2), "fatal error: free of already freed");
+  EXPECT_EXIT(
+      {
+        MCache* c = current_cache();
+        int sc = make_span_class(size_to_class(48), false);
+        c->lifo[sc].limit = 1;
+        void* p = alloc(48);
+        void* q = alloc(48);
+        free(p);
+        free(q);  // overflows: p's list is forgotten
         free(p);
       },
       ::testing::ExitedWithCode(2), "fatal error: free of already freed");

@@ -56,6 +56,13 @@ MSpan* empty_span() { return &g_empty_span; }
 
 MCache::MCache() {
   for (MSpan*& s : alloc) s = &g_empty_span;
+  for (int sc = 0; sc < kNumSpanClasses; ++sc) {
+    lifo[sc].limit = free_list_limit(span_class_size_class(sc));
+  }
+}
+
+void cache_flush_lifos(MCache* c) {
+  for (int sc = 0; sc < kNumSpanClasses; ++sc) cache_flush_lifo(c, sc);
 }
 
 void set_current_cache_hook(CurrentCacheHook hook) {
@@ -84,8 +91,11 @@ MCache* new_cache() {
 }
 
 void cache_release(MCache* c) {
-  tiny_retire(c);
+  tiny_retire(c);  // tiny blocks have no LIFO: no flush needed for them
   cache_flush_remote(c);
+  // Before the spans are uncached: a LIFO object is free to its span
+  // (local_free), and the fold in uncache_span makes it so for good.
+  cache_flush_lifos(c);
   for (int i = 0; i < kNumCentrals; ++i) {
     MSpan* s = c->alloc[i];
     if (s == &g_empty_span) continue;
@@ -119,6 +129,9 @@ void destroy_cache(MCache* c) {
 
 uintptr_t cache_alloc_slow(MCache* c, int central_index) {
   MSpan* s = c->alloc[central_index];
+  // The span is about to be folded or replaced: its LIFO objects go back
+  // to it (callers pop the LIFO first, so it is normally empty here).
+  if (central_index != kTinySpanIndex) cache_flush_lifo(c, central_index);
   if (s != &g_empty_span) {
     uintptr_t p = s->next_free_slow();
     if (p != 0) return p;
