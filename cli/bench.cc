@@ -17,6 +17,8 @@
 #include "cli/go_twins.h"
 #include "cli/registry.h"
 #include "cli/subprocess.h"
+#include "cli/term.h"
+#include "cli/trace_json.h"
 #include "fmt/format.h"
 
 namespace gort::cli {
@@ -56,31 +58,10 @@ bool measure(const std::string& name, Side& side) {
   return true;
 }
 
+// A JSON string literal (trace_json.h's escaping: control characters,
+// quotes, backslashes, and invalid UTF-8 as U+FFFD).
 std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  return "\"" + json_escape(s) + "\"";
 }
 
 std::string json_number(double v) {
@@ -97,10 +78,15 @@ void print_table(const std::vector<BenchRow>& rows, bool vs_go, int runs) {
   if (vs_go) {
     fmt::print("{:<{}}  {:<8} {:>14} {:>14} {:>8}\n", "workload", w, "unit",
                "gort", "go", "speedup");
+    // On a terminal, a speedup is green where gort wins and red where it
+    // loses (padded first, so the escapes do not upset the columns).
+    const bool colour = colour_on(stdout);
     for (const BenchRow& r : rows) {
-      fmt::print("{:<{}}  {:<8} {:>14} {:>14} {:>7}x\n", r.workload, w, r.unit,
-                 table_number(r.gort), table_number(r.go),
-                 table_number(r.speedup));
+      std::string sp = fmt::format("{:>7}x", table_number(r.speedup));
+      sp = paint(sp, r.speedup >= 1 ? Colour::kGreen : Colour::kRed,
+                 colour && !std::isnan(r.speedup));
+      fmt::print("{:<{}}  {:<8} {:>14} {:>14} {}\n", r.workload, w, r.unit,
+                 table_number(r.gort), table_number(r.go), sp);
     }
     fmt::print(
         "(medians of {} run{}; speedup > 1 means gort is faster: Go's time "
@@ -205,6 +191,11 @@ int run_bench(const BenchOptions& options, const std::string& argv0) {
     }
   }
 
+  // Progress: one line rewritten in place on a terminal, a line per
+  // measurement otherwise (a log).
+  Progress progress(is_terminal(stderr));
+  const int total = options.runs * static_cast<int>(selected.size());
+  int done = 0;
   for (int run = 0; run < options.runs; ++run) {
     for (size_t i = 0; i < selected.size(); ++i) {
       const std::string& name = selected[i]->name;
@@ -223,9 +214,10 @@ int run_bench(const BenchOptions& options, const std::string& argv0) {
         line += fmt::format(", go {:.2f} {}", go_sides[i].values.back(),
                             go_sides[i].unit);
       }
-      fmt::print(stderr, "{}\n", line);
+      progress.update(++done, total, line);
     }
   }
+  progress.clear();
 
   std::vector<BenchRow> rows;
   for (size_t i = 0; i < selected.size(); ++i) {

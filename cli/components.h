@@ -29,7 +29,7 @@ inline constexpr Component kComponents[] = {
     {"sys", true, "strace -c's syscall table (--strace, --strace=full)"},
     {"mem", true, "Go's MemStats (--memstats)"},
     {"sched", true, "--procs, schedtrace and scheddetail lines"},
-    {"trace", false, "Chrome trace-event JSON (--trace-out)"},
+    {"trace", true, "Chrome trace-event JSON (--trace-out)"},
     {"gc", false,
      "gctrace lines (--gctrace, --gogc), escape report (--escape)"},
 };

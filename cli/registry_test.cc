@@ -23,21 +23,9 @@ bool file_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
+using testing::counted;
 using testing::run_captured;
 
-// Accounting on around `fn` only; returns calls and errors by name.
-template <typename Fn>
-std::map<std::string, std::pair<uint64_t, uint64_t>> counted(Fn fn) {
-  sys::reset_syscall_stats();
-  sys::set_accounting(sys::AccountingMode::kSummary);
-  fn();
-  sys::set_accounting(sys::AccountingMode::kOff);
-  std::map<std::string, std::pair<uint64_t, uint64_t>> out;
-  for (const sys::SyscallStat& s : sys::syscall_stats()) {
-    out[s.name] = {s.calls, s.errors};
-  }
-  return out;
-}
 
 // The static Registrars ran (alwayslink kept them): the expected workloads
 // are present, listed in name order, each with a one-line description and
@@ -159,8 +147,9 @@ TEST(SyscallsWorkload, AllZeroMakesNoSyscall) {
   EXPECT_TRUE(stats.empty());
 }
 
-// The tour runs the syscalls mix, prints its strace table and names every
-// component still to land.
+// The tour runs a workload per component, prints every report (a SCHED
+// line, the MemStats block, the strace table of the whole tour) and names
+// every component still to land.
 TEST(TourWorkload, PrintsTheTableAndTheReportsToCome) {
   const Workload* w = Registry::global().find("tour");
   ASSERT_NE(w, nullptr);
@@ -171,6 +160,17 @@ TEST(TourWorkload, PrintsTheTableAndTheReportsToCome) {
   EXPECT_NE(out.find("% time     seconds  usecs/call"), std::string::npos)
       << out;
   EXPECT_NE(out.find("getpid"), std::string::npos) << out;
+  for (const char* section :
+       {"== sched: gort run spawn", "== chan: gort run pingpong",
+        "== syncx: gort run mutex", "== timer: gort run sleepers",
+        "== netpoll: gort run echo", "== mem: gort run bigmap"}) {
+    EXPECT_NE(out.find(section), std::string::npos) << section << "\n" << out;
+  }
+  EXPECT_NE(out.find("\nSCHED "), std::string::npos) << out;
+  EXPECT_NE(out.find("# runtime.MemStats\n# Alloc = "), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("epoll_ctl"), std::string::npos) << out;  // echo's
+  EXPECT_EQ(out.find("(not in this build)"), std::string::npos) << out;
   for (const Component& c : kComponents) {
     EXPECT_EQ(out.find(std::string(c.reports)) != std::string::npos, !c.landed)
         << c.name << "\n"

@@ -3,11 +3,14 @@
 #include <errno.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "fmt/format.h"
 #include "cli/memstats.h"
+#include "cli/ptrace.h"
+#include "cli/trace_json.h"
 #include "mem/mem.h"
 #include "sched/sched.h"
 #include "sched/schedtrace.h"
@@ -37,7 +40,7 @@ sys::AccountingMode accounting_for(StraceMode mode) {
     case StraceMode::kFull:
       return sys::AccountingMode::kFull;
     case StraceMode::kOff:
-    case StraceMode::kPtrace:  // refused by check_landed
+    case StraceMode::kPtrace:  // counted from outside: run_traced
       break;
   }
   return sys::AccountingMode::kOff;
@@ -96,6 +99,20 @@ std::string workload_help(const Workload& w) {
 
 int run_workload(const Workload& w, const WorkloadArgs& args,
                  const RunFlags& flags) {
+  // --strace=ptrace: this same command, minus that flag, as a traced child
+  // counted from outside (cli/ptrace.h); the child does everything else.
+  if (flags.strace == StraceMode::kPtrace) return run_traced();
+  // --trace-out's file is opened first: a path that cannot be written fails
+  // before anything runs (exit 2), not after the workload.
+  std::optional<TraceOut> trace;
+  if (!flags.trace_out.empty()) {
+    absl::StatusOr<TraceOut> t = TraceOut::open(flags.trace_out);
+    if (!t.ok()) {
+      fmt::print(stderr, "gort: {}\n", std::string(t.status().message()));
+      return 2;
+    }
+    trace.emplace(std::move(*t));
+  }
   // Scheduler flags override GOMAXPROCS and GODEBUG, as Go's would if set
   // before start-up.
   if (flags.procs) gort::gomaxprocs(static_cast<int>(*flags.procs));
@@ -111,9 +128,21 @@ int run_workload(const Workload& w, const WorkloadArgs& args,
     sys::reset_syscall_stats();
     sys::set_accounting(mode);
   }
+  if (trace) trace->start();
   absl::StatusOr<Result> result = w.run(args, stdout);
   if (mode != sys::AccountingMode::kOff) {
     sys::set_accounting(sys::AccountingMode::kOff);
+  }
+  absl::StatusOr<TraceJsonStats> traced = TraceJsonStats{};
+  if (trace) traced = trace->finish();
+  if (!traced.ok()) {
+    std::fflush(stdout);
+    fmt::print(stderr, "gort: {}\n", std::string(traced.status().message()));
+    return 1;
+  }
+  if (trace) {
+    fmt::print(stderr, "trace: {} events ({} lost to full rings) written to {}\n",
+               traced->events, traced->dropped, flags.trace_out);
   }
   if (!result.ok()) {
     std::fflush(stdout);

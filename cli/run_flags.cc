@@ -140,12 +140,6 @@ absl::Status check_landed(const RunFlags& flags) {
                       n.flag, n.component));
     }
   }
-  if (flags.strace == StraceMode::kPtrace) {
-    return absl::FailedPreconditionError(
-        "--strace=ptrace (a traced child, counted as strace -c -f does) "
-        "belongs to a later issue and has not landed yet; --strace and "
-        "--strace=full work");
-  }
   return absl::OkStatus();
 }
 

@@ -15,6 +15,9 @@
 // permission to ptrace; when either is missing it fails with the reason
 // rather than skipping (./bazelw installs strace).
 //
+// The same file compares `--strace=ptrace` (cli/ptrace.h) with strace; see
+// the second half.
+//
 // Under ASan the leak check is off in the traced runs: LeakSanitizer stops
 // the world with ptrace, which fails while strace is the tracer, and the
 // leak check of gort runs in cli_test anyway.
@@ -167,6 +170,104 @@ TEST(StraceCompare, GortCountsEqualStraceLessTheBaseline) {
             10000u + calls(base.strace, "getpid"));
   std::cout << "baseline getpid calls under strace: "
             << calls(base.strace, "getpid") << "\n";
+}
+
+// ---- --strace=ptrace against strace -c -f -------------------------------------
+//
+// Invariant: `gort run W --strace=ptrace` and `strace -c -f gort run W`
+// count the same calls and errors per syscall, with no baseline: both
+// trace the whole process (loader, libc, sanitizer start-up, the CLI's own
+// output) from its execve on. `syscalls` is one thread with a fixed mix, so
+// every row must be equal (strace -c -f of it was run three times here and
+// gave identical calls and errors every time). `http-client` runs
+// goroutines on several threads, so rows fed by timing (futex, epoll_wait,
+// accept4 and read returning EAGAIN, nanosleep, sched_yield, ...) differ
+// from any run to the next, traced or not; the rows its options fix are
+// socket, connect (calls and errors) and close (http_client.cc's header
+// derives them), and those must be equal.
+
+// `gort run ARGS --strace=ptrace`: its table (from its stderr).
+void ptrace_table(const std::string& label, std::vector<std::string> args,
+                  StraceTable* out) {
+  std::vector<std::string> argv = {kGort, "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--strace=ptrace");
+  absl::StatusOr<ProcessResult> r = run_process(argv, traced_env());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << label << ": " << describe_exit(*r) << "\n"
+                             << r->out << r->err;
+  std::string error;
+  std::optional<StraceTable> t = parse_strace_table(r->err, &error);
+  ASSERT_TRUE(t.has_value()) << label << ": gort's table: " << error << "\n"
+                             << r->err;
+  *out = *t;
+}
+
+// `strace -c -f -o FILE gort run ARGS`: strace's table.
+void strace_table(const std::string& label, std::vector<std::string> args,
+                  StraceTable* out) {
+  std::string file = fmt::format("{}/strace-ptrace-{}.txt", tmpdir(), label);
+  std::vector<std::string> argv = {kStrace, "-c", "-f", "-o", file, kGort,
+                                   "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<ProcessResult> r = run_process(argv, traced_env());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << label << ": " << describe_exit(*r) << "\n"
+                             << r->out << r->err;
+  absl::StatusOr<ProcessResult> cat = run_process({"/bin/cat", file});
+  ASSERT_TRUE(cat.ok() && cat->exit_code == 0) << "cannot read " << file;
+  std::string error;
+  std::optional<StraceTable> t = parse_strace_table(cat->out, &error);
+  ASSERT_TRUE(t.has_value()) << label << ": strace's table: " << error << "\n"
+                             << cat->out;
+  *out = *t;
+}
+
+// Compares the rows `names` (every row of either table when empty).
+void compare_ptrace(const std::string& label, const StraceTable& gort,
+                    const StraceTable& strace, std::set<std::string> names) {
+  if (names.empty()) {
+    for (const auto& [name, row] : gort.rows) names.insert(name);
+    for (const auto& [name, row] : strace.rows) names.insert(name);
+  }
+  std::cout << fmt::format("{}: {:<18} {:>16} {:>16}\n", label, "syscall",
+                           "ptrace", "strace");
+  for (const std::string& n : names) {
+    std::cout << fmt::format("{}: {:<18} {:>10}/{:<5} {:>10}/{:<5}\n", label, n,
+                             calls(gort, n), errors(gort, n), calls(strace, n),
+                             errors(strace, n));
+    EXPECT_EQ(calls(gort, n), calls(strace, n)) << label << ": calls of " << n;
+    EXPECT_EQ(errors(gort, n), errors(strace, n))
+        << label << ": errors of " << n;
+  }
+}
+
+TEST(StraceCompare, PtraceCountsEqualStraceOnSyscalls) {
+  require_strace();
+  StraceTable gort, strace;
+  ASSERT_NO_FATAL_FAILURE(ptrace_table("syscalls", {"syscalls"}, &gort));
+  ASSERT_NO_FATAL_FAILURE(strace_table("syscalls", {"syscalls"}, &strace));
+  compare_ptrace("syscalls", gort, strace, {});
+  EXPECT_EQ(gort.total.calls, strace.total.calls);
+  EXPECT_EQ(gort.total.errors, strace.total.errors);
+  // The workload's own calls are in it (a sanitizer runtime may add a
+  // getpid of its own), and so is the start-up.
+  EXPECT_GE(calls(gort, "getpid"), 10000u);
+  EXPECT_GE(errors(gort, "openat"), 100u);  // the 100 missing files
+  EXPECT_EQ(calls(gort, "execve"), 1u);
+}
+
+TEST(StraceCompare, PtraceCountsEqualStraceOnHttpClientSockets) {
+  require_strace();
+  const std::vector<std::string> args = {"http-client", "--clients", "20",
+                                         "--requests", "5", "--refused", "4"};
+  StraceTable gort, strace;
+  ASSERT_NO_FATAL_FAILURE(ptrace_table("http-client", args, &gort));
+  ASSERT_NO_FATAL_FAILURE(strace_table("http-client", args, &strace));
+  compare_ptrace("http-client", gort, strace, {"socket", "connect", "close"});
+  // Every connect of a non-blocking TCP socket returns EINPROGRESS.
+  EXPECT_EQ(errors(gort, "connect"), calls(gort, "connect"));
+  EXPECT_GE(calls(gort, "socket"), 20u + 4u + 2u);
 }
 
 }  // namespace

@@ -1,16 +1,22 @@
 // cli/workload_test_util.h: what the workload tests share.
 //
 //   run_captured   runs a workload in process and captures what it prints
+//   counted        the syscalls (calls, errors by name) made while a
+//                  function runs, with in-process accounting on
 //
 // Thread safety: call from one thread (the test's).
 #ifndef GORT_CLI_WORKLOAD_TEST_UTIL_H_
 #define GORT_CLI_WORKLOAD_TEST_UTIL_H_
 
+#include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "cli/registry.h"
+#include "sys/syscall.h"
 
 namespace gort::cli::testing {
 
@@ -29,6 +35,20 @@ inline absl::StatusOr<Result> run_captured(const Workload& w, const WorkloadArgs
   while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) output->append(buf, n);
   std::fclose(f);
   return r;
+}
+
+// Accounting on around `fn` only; returns calls and errors by name.
+template <typename Fn>
+std::map<std::string, std::pair<uint64_t, uint64_t>> counted(Fn fn) {
+  sys::reset_syscall_stats();
+  sys::set_accounting(sys::AccountingMode::kSummary);
+  fn();
+  sys::set_accounting(sys::AccountingMode::kOff);
+  std::map<std::string, std::pair<uint64_t, uint64_t>> out;
+  for (const sys::SyscallStat& s : sys::syscall_stats()) {
+    out[s.name] = {s.calls, s.errors};
+  }
+  return out;
 }
 
 }  // namespace gort::cli::testing

@@ -38,6 +38,7 @@
 #include "netpoll/poller.h"
 #include "sched/g.h"
 #include "sched/internal.h"
+#include "sched/trace.h"
 #include "sys/clock.h"
 #include "sys/fatal.h"
 #include "sys/mutex.h"
@@ -73,9 +74,17 @@ void collect(Token t, void* ctx) {
   *head = g;
 }
 
+// One trace event per poll that readied goroutines, with their count.
+[[gnu::cold, gnu::noinline]] void trace_readied(sched::G* head) {
+  uint32_t n = 0;
+  for (sched::G* g = head; g != nullptr; g = g->sched_link) n++;
+  if (n > 0) sched::trace::netpoll(n);
+}
+
 sched::G* hook_poll_network(bool block, int64_t until_ns) {
   sched::G* head = nullptr;
   poll(block ? until_ns : 0, collect, &head);
+  if (sched::trace::on()) [[unlikely]] trace_readied(head);
   return head;
 }
 void hook_break_poll() { netpoll::wake(); }

@@ -100,6 +100,7 @@
 #include "sched/preempt.h"
 #include "sched/runtime.h"
 #include "sched/sched.h"
+#include "sched/trace.h"
 #include "sys/clock.h"
 #include "sys/env.h"
 #include "sys/fatal.h"
@@ -468,6 +469,43 @@ bool runqput(P* p, G* g, bool next) {
   return overflowed;
 }
 
+// ---- tracing (sched/trace.h); called only when trace::on() ---------------------
+
+// `fired` timers of heap_p's heap ran on the M holding p (a batch of 0 is
+// not an event).
+[[gnu::cold, gnu::noinline]] void trace_timers(P* p, P* heap_p, int fired) {
+  if (fired > 0) {
+    trace::timers_fired(p != nullptr ? p->id : -1, heap_p->id,
+                        static_cast<uint32_t>(fired));
+  }
+}
+
+// g has just switched back to m's g0 asking for `op`.
+[[gnu::cold, gnu::noinline]] void trace_go_stop(M* m, G* g, MOp op) {
+  trace::StopReason reason = trace::StopReason::kPark;
+  switch (op) {
+    case MOp::kPark:
+      reason = trace::StopReason::kPark;
+      break;
+    case MOp::kYield:
+      reason = trace::StopReason::kYield;
+      break;
+    case MOp::kPreempt:
+      reason = trace::StopReason::kPreempt;
+      break;
+    case MOp::kExit:
+      reason = trace::StopReason::kExit;
+      break;
+    case MOp::kExitSyscall:
+      reason = trace::StopReason::kNoP;
+      break;
+    case MOp::kNone:
+      return;  // execute dies on it next
+  }
+  trace::go_stop(m->p != nullptr ? m->p->id : -1, g->id, reason,
+                 op == MOp::kPark ? g->wait_reason : WaitReason::kZero);
+}
+
 // ---- stealing ----------------------------------------------------------------------
 
 G* steal_work(M* m) {
@@ -489,11 +527,14 @@ G* steal_work(M* m) {
       // (an idle P's timers have nobody else); what they ready lands on p.
       if (last && victim->timers.next_when() != timer::kNever) {
         if (now == 0) now = sys::nanotime();
-        if (victim->timers.run(now, kTimerBatch) > 0) {
+        int fired = victim->timers.run(now, kTimerBatch);
+        if (trace::on()) [[unlikely]] trace_timers(p, victim, fired);
+        if (fired > 0) {
           bool inherit;
           if (G* g = p->runq.get(&inherit)) return g;
         }
       }
+      uint32_t taken = 0;
       G* g = p->runq.steal_from(victim->runq, last, [victim] {
         // Go sleeps 3 µs before taking a running P's runnext, to let that P
         // run the G it just readied (a producer about to block).
@@ -501,9 +542,12 @@ G* steal_work(M* m) {
             PStatus::kRunning) {
           sys::nanosleep(3000);
         }
-      });
+      }, &taken);
       if (g != nullptr) {
-        p->stolen.fetch_add(1, std::memory_order_relaxed);
+        if (trace::on()) [[unlikely]] trace::steal(p->id, victim->id, g->id);
+        // Owner-only counter: a plain add, no locked RMW (sched/stats.cc).
+        p->stolen.store(p->stolen.load(std::memory_order_relaxed) + taken,
+                        std::memory_order_relaxed);
         return g;
       }
     }
@@ -592,7 +636,10 @@ bool timer_wait(M* m) {
   // leave other Ps' to the steal loop, which a busy moment may skip.
   int64_t now = sys::nanotime();
   int32_t procs = s.gomaxprocs.load(std::memory_order_acquire);
-  for (int32_t i = 0; i < procs; i++) s.allp[i]->timers.run(now, kTimerBatch);
+  for (int32_t i = 0; i < procs; i++) {
+    int fired = s.allp[i]->timers.run(now, kTimerBatch);
+    if (trace::on()) [[unlikely]] trace_timers(p, s.allp[i], fired);
+  }
   // Gs the poll readied: the first runs here next, the rest go to the
   // global queue with Ms started for idle Ps (Go's findRunnable after
   // netpoll).
@@ -663,7 +710,8 @@ top:
   // still drain at one per look when the queue stays full.
   if (p->timers.next_when() != timer::kNever) {
     int room = std::max(1, kTimerBatch - static_cast<int>(p->runq.size()));
-    p->timers.run(sys::nanotime(), room);
+    int fired = p->timers.run(sys::nanotime(), room);
+    if (trace::on()) [[unlikely]] trace_timers(p, p, fired);
   }
   if (p->schedtick % kGlobalQueueFairness == 0 &&
       s.runq_size.load(std::memory_order_relaxed) > 0) {
@@ -735,7 +783,10 @@ void execute(M* m, G* g, bool inherit_time) {
   for (;;) {
     P* p = m->p;
     if (!inherit_time) relaxed_store(p->schedtick, p->schedtick + 1);
-    p->goroutines_run.fetch_add(1, std::memory_order_relaxed);
+    // Owner-only counter: a plain add, no locked RMW (sched/stats.cc).
+    p->goroutines_run.store(
+        p->goroutines_run.load(std::memory_order_relaxed) + 1,
+        std::memory_order_relaxed);
     relaxed_store(g->m, m);
     // Release, not relaxed: pairs with preemptone's acquire load, so that
     // sysmon's store to g->preempt is ordered after g was made (a plain mov
@@ -754,6 +805,7 @@ void execute(M* m, G* g, bool inherit_time) {
       sys::make_context(&g->context, reinterpret_cast<void*>(g->stack->lo),
                         g->stack->size(), goroutine_entry, g);
     }
+    if (trace::on()) [[unlikely]] trace::go_start(p->id, g->id, g->created_at);
     sys::switch_context(&m->g0, &g->context, 0);
     preempt_internal::t_preempt_flag = &preempt_internal::g_never_preempt;
     // Back on g0. The G may have run on other Ms in between (blocking()
@@ -770,6 +822,7 @@ void execute(M* m, G* g, bool inherit_time) {
     relaxed_store(g->m, static_cast<M*>(nullptr));  // Go's dropg: off its M (scheddetail prints m=-1)
     MOp op = m->op;
     m->op = MOp::kNone;
+    if (trace::on()) [[unlikely]] trace_go_stop(m, g, op);
     switch (op) {
       case MOp::kPark: {
         g->status.store(GStatus::kWaiting, std::memory_order_release);

@@ -172,12 +172,15 @@ class RunQueue {
   }
 
   // Owner (the thief). Steals half of `victim`'s ring into ours and returns
-  // one stolen element to run now, or nullptr if there was nothing.
+  // one stolen element to run now, or nullptr if there was nothing. If
+  // `taken` is given, *taken is set to how many elements were stolen (the
+  // returned one included; 0 when it returns nullptr).
   template <typename BeforeRunnext>
   T* steal_from(RunQueue& victim, bool steal_runnext,
-                BeforeRunnext before_runnext) {
+                BeforeRunnext before_runnext, uint32_t* taken = nullptr) {
     uint32_t t = tail_.load(std::memory_order_relaxed);
     uint32_t n = victim.grab(slots_, t, steal_runnext, before_runnext);
+    if (taken != nullptr) *taken = n;
     if (n == 0) return nullptr;
     n--;
     T* g = slots_[(t + n) % N].load(std::memory_order_relaxed);

@@ -99,9 +99,10 @@ struct P {
   uint32_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
 
-  // Per-P statistics for reports (owner writes, relaxed).
-  std::atomic<uint64_t> goroutines_run{0};
-  std::atomic<uint64_t> stolen{0};
+  // Per-P statistics for reports (sched/stats.h): the owner alone writes
+  // them, with a relaxed load and store (no RMW); readers load relaxed.
+  std::atomic<uint64_t> goroutines_run{0};  // every execute()
+  std::atomic<uint64_t> stolen{0};          // Gs taken by steal_work
 
   // Its timers (Go's p.timers). Any M may run or add to them (the heap has
   // its own lock); timers of a P destroyed by gomaxprocs move to another.

@@ -13,6 +13,7 @@
 #include "sched/internal.h"
 #include "sched/runtime.h"
 #include "sched/sched.h"
+#include "sched/trace.h"
 #include "sys/clock.h"
 #include "sys/fatal.h"
 
@@ -25,6 +26,9 @@ void entersyscall() {
   P* p = m->p;
   GORT_CHECK(p != nullptr);
   m->locks.fetch_add(1, std::memory_order_relaxed);
+  // Recorded while m still holds p: the P's run slice ends here, before
+  // anyone can take the P (trace.h).
+  if (trace::on()) [[unlikely]] trace::syscall_enter(p->id, g->id);
   g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
   // The coarse clock (runtime.h): only the dump reads these.
   g->wait_since = m->syscall_since =
@@ -62,6 +66,7 @@ void exitsyscall() {
       oldp->status.compare_exchange_strong(expected, PStatus::kIdle,
                                            std::memory_order_acq_rel)) {
     acquirep(m, oldp);  // fast path: nobody took it
+    if (trace::on()) [[unlikely]] trace::syscall_exit(oldp->id, g->id);
   } else {
     Sched& s = sched();
     P* p = nullptr;
@@ -71,7 +76,9 @@ void exitsyscall() {
     }
     if (p != nullptr) {
       acquirep(m, p);
+      if (trace::on()) [[unlikely]] trace::syscall_exit(p->id, g->id);
     } else {
+      if (trace::on()) [[unlikely]] trace::syscall_exit(-1, g->id);
       // No P: g0 puts this G on the global queue and parks the M; we
       // continue when some M runs us again.
       m->op = MOp::kExitSyscall;
