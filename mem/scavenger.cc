@@ -2,6 +2,7 @@
 #include "mem/scavenger.h"
 
 #include <atomic>
+#include <cstdint>
 
 #include "sys/clock.h"
 #include "sys/env.h"
@@ -38,8 +39,13 @@ size_t excess() {
   return retained > goal ? retained - goal : 0;
 }
 
-void scavenger_main(void*) {
-  int32_t ncpu = sys::online_cpus();
+// Set by the scavenger thread as its first act (see
+// scavenger_ensure_started).
+std::atomic<uint32_t> g_running{0};
+
+void scavenger_main(void* arg) {
+  g_running.store(1, std::memory_order_release);
+  int32_t ncpu = static_cast<int32_t>(reinterpret_cast<intptr_t>(arg));
   // Sleep this many times the work: work / (work + sleep) = ncpu / 100.
   double sleep_ratio = ncpu >= 100 ? 0.0 : 100.0 / ncpu - 1.0;
   for (;;) {
@@ -90,10 +96,24 @@ void scavenger_ensure_started() {
   // Relaxed fast path: a stale 0 only sends us to the exchange below.
   if (g_started.load(std::memory_order_relaxed) != 0) return;
   if (g_started.exchange(1, std::memory_order_acq_rel) != 0) return;
+  // The thread's start-up (naming itself, waking tid() callers, reading
+  // the CPU count) happens here, before the caller goes on: so its
+  // syscalls belong to this moment, not to whatever the program does next
+  // (in-process --strace counts a time window; //cli:strace_compare_test
+  // under --custom_malloc saw them land in one run's window and not the
+  // other's). The CPU count is read here; the wait spins without a syscall
+  // (a futex handshake would add a variable number of calls), once per
+  // process, for at most 20 ms.
+  const int32_t ncpu = sys::online_cpus();
   sys::Thread t(
-      scavenger_main, nullptr,
+      scavenger_main, reinterpret_cast<void*>(static_cast<intptr_t>(ncpu)),
       sys::ThreadOptions{.stack_size = 64 << 10, .name = "gort-scavenger"});
   t.detach();
+  const int64_t deadline = sys::nanotime() + 20'000'000;
+  while (g_running.load(std::memory_order_acquire) == 0 &&
+         sys::nanotime() < deadline) {
+    __builtin_ia32_pause();
+  }
 }
 
 void scavenger_wake_if_needed() {
